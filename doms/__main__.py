@@ -1,0 +1,5 @@
+import sys
+
+from doms.cli import main
+
+sys.exit(main())
