@@ -24,7 +24,15 @@ class BadFrame(DeviceError):
 
 
 class ScaleError(DeviceError):
-    """The scale reports a condition: overload, underload, not stable, command refused."""
+    """The scale reports a condition: overload, underload, not stable, command refused.
+
+    ``condition`` is the machine-readable name: ``overload``, ``underload``, ``unstable``,
+    ``busy``, ``refused`` (or ``""`` when not known).
+    """
+
+    def __init__(self, message: str, condition: str = "") -> None:
+        super().__init__(message)
+        self.condition = condition
 
 
 class PrinterFault(DeviceError):
@@ -40,3 +48,11 @@ class PrinterFault(DeviceError):
 
 class BadDeviceURL(DeviceError):
     """A device URL in the configuration cannot be understood."""
+
+
+class DeliveryUncertain(DeviceUnreachable):
+    """The connection broke while a job was being written: it may or may not have printed.
+
+    A job in this state is never resent by itself (that could print it twice); the person
+    at the station checks the printer and reprints if needed.
+    """

@@ -1,0 +1,168 @@
+"""The packing-station app: owns the database, the packing service and the devices.
+
+Screens do the talking to the packer; this class only wires device threads to screens,
+tracks who is logged in, and locks the station when it is left idle.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Protocol
+
+from textual.app import App
+from textual.binding import Binding
+from textual.events import Event, Key
+
+from drivers.base import Scan, Weight
+from station.config import StationConfig
+from station.devices import DeviceHub
+from station.messages import DeviceStatus, PrintQueueChanged, ScaleReading, ScanArrived
+from station.packing.operators import Operator
+from station.packing.service import PackingService
+from station.printing import queue
+from station.store.db import open_db
+
+log = logging.getLogger(__name__)
+
+
+class DemoControls(Protocol):
+    """What ``doms demo`` lets the user do by key: drive the emulated devices."""
+
+    def scan(self, code: str) -> None: ...
+    def place(self, grams: float) -> None: ...
+    def remove(self) -> None: ...
+    def toggle_paper(self) -> bool: ...
+
+
+class StationApp(App[None]):
+    CSS_PATH = "station.tcss"
+    TITLE = "doms station"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [Binding("ctrl+q", "quit", "Quit", show=False, priority=True)]
+
+    def __init__(
+        self,
+        config: StationConfig,
+        *,
+        demo: DemoControls | None = None,
+        devices: bool = True,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.db = open_db(config.database, synchronous=config.synchronous)
+        self.service = PackingService(self.db, config)
+        self.operator: Operator | None = None
+        self.demo = demo
+        self.device_problems: dict[str, str] = {}
+        self.printer_errors: dict[str, str] = {}
+        self.last_activity = time.monotonic()
+        self.hub = DeviceHub(
+            config.devices,
+            config.database,
+            on_reading=lambda w: self.post_message(ScaleReading(w)),
+            on_scan=lambda s: self.post_message(ScanArrived(s)),
+            on_status=lambda d, p: self.post_message(DeviceStatus(d, p)),
+            on_print=lambda r, e: self.post_message(PrintQueueChanged(r, e)),
+        )
+        self._start_devices = devices
+        self.sub_title = config.station_id
+
+    # -- life cycle ---------------------------------------------------------------------
+    def on_mount(self) -> None:
+        from station.screens.login import LoginScreen
+
+        uncertain = queue.recover(self.db)
+        if uncertain:
+            log.warning("%d print job(s) were being sent when the station stopped", uncertain)
+        if self._start_devices:
+            self.hub.start()
+        self.push_screen(LoginScreen())
+        self.set_interval(1.0, self._check_idle)
+
+    def on_unmount(self) -> None:
+        self.hub.stop()
+        self.db.close()
+
+    # -- operators ----------------------------------------------------------------------
+    def log_in(self, operator: Operator) -> None:
+        from station.screens.pack import PackScreen
+
+        self.operator = operator
+        self.service.log_in(operator)
+        self.sub_title = f"{operator.name} ({operator.role}) · {self.config.station_id}"
+        self.switch_screen(PackScreen())
+
+    def log_out(self, reason: str = "logout") -> None:
+        from station.screens.login import LoginScreen
+
+        if self.operator is not None:
+            self.service.log_out(self.operator, reason)
+        self.operator = None
+        self.sub_title = self.config.station_id
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+        self.switch_screen(LoginScreen())
+
+    def lock(self) -> None:
+        from station.screens.lock import LockScreen
+
+        if self.operator is not None and not isinstance(self.screen, LockScreen):
+            self.push_screen(LockScreen())
+
+    def last_activity_reset(self) -> None:
+        self.last_activity = time.monotonic()
+
+    def _check_idle(self) -> None:
+        idle = time.monotonic() - self.last_activity
+        if self.operator is not None and idle >= self.config.login.idle_lock_s:
+            self.lock()
+
+    def on_event(self, event: Event):  # noqa: ANN201 - Textual's own signature
+        if isinstance(event, Key):
+            self.last_activity = time.monotonic()
+        return super().on_event(event)
+
+    # -- device messages, handed to whichever screen cares ------------------------------
+    def on_scale_reading(self, message: ScaleReading) -> None:
+        self._forward("scale_reading", message.weight)
+
+    def on_scan_arrived(self, message: ScanArrived) -> None:
+        self.last_activity = time.monotonic()
+        self.handle_scan(message.scan)
+
+    def handle_scan(self, scan: Scan) -> None:
+        """Every scan, wedge or serial, goes to the top screen's ``handle_scan``."""
+        handler = getattr(self.screen, "handle_scan", None)
+        if handler is not None:
+            handler(scan)
+
+    def on_device_status(self, message: DeviceStatus) -> None:
+        if message.problem is None:
+            self.device_problems.pop(message.device, None)
+        else:
+            self.device_problems[message.device] = message.problem
+        self._forward("devices_changed")
+
+    def on_print_queue_changed(self, message: PrintQueueChanged) -> None:
+        if message.error is None:
+            self.printer_errors.pop(message.role, None)
+        else:
+            self.printer_errors[message.role] = message.error
+        self._forward("print_queue_changed")
+
+    def _forward(self, method: str, *args: object) -> None:
+        for screen in self.screen_stack:
+            handler = getattr(screen, method, None)
+            if handler is not None:
+                handler(*args)
+
+    def print_jobs_queued(self) -> None:
+        self.hub.wake_printers()
+        self._forward("print_queue_changed")
+
+
+def reading_text(weight: Weight | None) -> str:
+    if weight is None:
+        return "— g"
+    return f"{weight.grams:,.0f} g" + ("" if weight.stable else " ~")

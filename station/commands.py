@@ -1,0 +1,55 @@
+"""Every station action, once: its key, its command barcode and its words.
+
+The pack screen's key bindings, the help screen, the ``CMD:`` barcode dispatch and the
+printed command sheet are all made from this list, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    name: str  # the CMD: barcode is "CMD:" + name
+    key: str  # Textual key name
+    action: str  # action_<action> on the pack screen
+    description: str
+
+    @property
+    def barcode(self) -> str:
+        return f"CMD:{self.name}"
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("HELP", "f1", "help", "Help: keys and commands"),
+    Command("SHORT", "f2", "short", "Mark a line short"),
+    Command("UNDO", "f3", "undo", "Undo last scan"),
+    Command("QTY", "f4", "quantity", "Key a quantity"),
+    Command("NEWPKG", "f5", "new_package", "New package"),
+    Command("MOVE", "f6", "move", "Move an item to another package"),
+    Command("CARTON", "f7", "accept_carton", "Use the suggested carton"),
+    Command("REPRINT", "f8", "reprint", "Reprint label"),
+    Command("VOID", "f9", "void", "Void label"),
+    Command("QUEUE", "f10", "print_queue", "Print queue"),
+    Command("OVERRIDE", "f11", "override", "Lead override (weight)"),
+    Command("LOGOUT", "f12", "logout", "Log out"),
+    Command("LOCK", "ctrl+l", "lock", "Lock the station"),
+    Command("SHEET", "ctrl+p", "print_sheet", "Print this command sheet"),
+)
+
+BY_NAME = {c.name: c for c in COMMANDS}
+# Answers inside dialogs, also as barcodes so a packer never needs the keyboard.
+DIALOG_CODES = (
+    ("CMD:CANCEL", "Cancel / back"),
+    ("CMD:REASON:MISSING", "Short reason: missing"),
+    ("CMD:REASON:DAMAGED", "Short reason: damaged"),
+    ("CMD:REASON:OTHER", "Short reason: other"),
+)
+
+
+def sheet_entries() -> list[tuple[str, str]]:
+    """(barcode, description) for the printed command sheet."""
+    return [(c.barcode, f"{c.description} [{c.key.upper()}]") for c in COMMANDS] + list(
+        DIALOG_CODES
+    )

@@ -1,0 +1,113 @@
+"""Station configuration: one TOML file, validated into typed sections.
+
+Example (``station.toml``)::
+
+    station_id = "WH1-PACK-01"
+    site = "WH1"
+    database = "var/WH1-PACK-01.db"
+
+    [devices]
+    scale = "serial:///dev/ttyUSB0?protocol=mt-sics&baud=9600"
+    label_printer = "tcp://10.0.0.5:9100"
+    slip_printer = "escpos+tcp://10.0.0.6:9100"
+    scanner = ""           # empty: keyboard wedge only
+
+    [packing]
+    weight_tolerance_pct = 5.0
+    weight_tolerance_min_g = 30.0
+    short_policy = "hold"  # or "ship_partial"
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import msgspec
+
+
+class Devices(msgspec.Struct, forbid_unknown_fields=True):
+    scale: str = ""
+    label_printer: str = ""
+    slip_printer: str = ""
+    scanner: str = ""  # a serial scanner; the keyboard wedge always works
+
+
+class Packing(msgspec.Struct, forbid_unknown_fields=True):
+    weight_tolerance_pct: float = 5.0
+    weight_tolerance_min_g: float = 30.0
+    # A reading counts as captured once the scale has said "stable" this long, above this.
+    stable_hold_s: float = 0.4
+    min_capture_g: float = 10.0
+    short_policy: str = "hold"  # "hold": the order waits for a lead; "ship_partial"
+    max_keyed_qty: int = 999
+
+
+class Login(msgspec.Struct, forbid_unknown_fields=True):
+    require_pin: bool = False
+    idle_lock_s: float = 300.0
+
+
+class ShipFrom(msgspec.Struct, forbid_unknown_fields=True):
+    name: str = "doms Demo Warehouse"
+    company: str = "doms Fulfilment"
+    street1: str = "100 Logistics Way"
+    street2: str = ""
+    city: str = "Columbus"
+    region: str = "OH"
+    postal_code: str = "43215"
+    country: str = "US"
+    phone: str = "+1 614 555 0100"
+
+
+class Identifiers(msgspec.Struct, forbid_unknown_fields=True):
+    # Each format is (prefix, serial, check digit). Every station numbers from its own
+    # block of serials (``*_block``, of ``block_size``), given by the hub, so no two
+    # stations issue the same SSCC or tracking number without talking to each other.
+    gs1_company_prefix: str = "0614141"
+    sscc_extension: int = 0
+    ups_shipper: str = "999AA1"
+    usps_mailer_id: str = "123456789"
+    block: int = 0
+    block_size: int = 100_000
+
+
+class StationConfig(msgspec.Struct, forbid_unknown_fields=True):
+    station_id: str = "WH1-PACK-01"
+    site: str = "WH1"
+    database: str = "var/station.db"
+    synchronous: str = "FULL"
+    gs_substitute: str = ""  # a character wedges type in place of GS (FNC1), e.g. "|"
+    devices: Devices = msgspec.field(default_factory=Devices)
+    packing: Packing = msgspec.field(default_factory=Packing)
+    login: Login = msgspec.field(default_factory=Login)
+    ship_from: ShipFrom = msgspec.field(default_factory=ShipFrom)
+    identifiers: Identifiers = msgspec.field(default_factory=Identifiers)
+
+    @property
+    def separator_chars(self) -> tuple[str, ...]:
+        return ("\x1d", self.gs_substitute) if self.gs_substitute else ("\x1d",)
+
+
+class ConfigError(Exception):
+    """The configuration file is missing or wrong; the message says where."""
+
+
+def load_config(path: str | Path | None) -> StationConfig:
+    """Read ``path`` (TOML) into a StationConfig; ``None`` gives the defaults.
+
+    Raises ConfigError naming the file and the field when a value is wrong.
+    """
+    if path is None:
+        return StationConfig()
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+        config = msgspec.convert(data, StationConfig)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{p}: no such configuration file") from exc
+    except (tomllib.TOMLDecodeError, msgspec.ValidationError) as exc:
+        raise ConfigError(f"{p}: {exc}") from exc
+    if config.packing.short_policy not in ("hold", "ship_partial"):
+        raise ConfigError(f"{p}: packing.short_policy must be 'hold' or 'ship_partial'")
+    return config

@@ -1,0 +1,117 @@
+"""The station's devices, each on its own thread, reporting through callbacks.
+
+``DeviceHub`` opens what the configuration names (empty URL: not fitted), keeps each
+device going through failures (reconnect with backoff) and never lets a device error
+reach the UI thread as an exception: it becomes a ``DeviceStatus`` message instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from drivers import urls
+from drivers.base import Scale, Scan, Weight
+from drivers.errors import DeviceError
+from station.config import Devices
+from station.printing.worker import PrintWorker
+
+log = logging.getLogger(__name__)
+
+
+class DeviceHub:
+    def __init__(
+        self,
+        devices: Devices,
+        db_path: str | Path,
+        *,
+        on_reading: Callable[[Weight], None],
+        on_scan: Callable[[Scan], None],
+        on_status: Callable[[str, str | None], None],
+        on_print: Callable[[str, str | None], None],
+    ) -> None:
+        self.devices = devices
+        self.db_path = db_path
+        self.on_reading = on_reading
+        self.on_scan = on_scan
+        self.on_status = on_status
+        self.on_print = on_print
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.printers: dict[str, PrintWorker] = {}
+        self.scale: Scale | None = None
+
+    def start(self) -> None:
+        if self.devices.scale:
+            self._spawn("scale", self._run_scale)
+        if self.devices.scanner:
+            self._spawn("scanner", self._run_scanner)
+        for role, url, opener in (
+            ("label", self.devices.label_printer, urls.open_label_printer),
+            ("slip", self.devices.slip_printer, urls.open_slip_printer),
+        ):
+            if not url:
+                continue
+            try:
+                printer = opener(url)
+            except DeviceError as exc:
+                self.on_status(f"{role}_printer", str(exc))
+                continue
+            worker = PrintWorker(self.db_path, role, printer, on_change=self.on_print)
+            worker.start()
+            self.printers[role] = worker
+
+    def wake_printers(self) -> None:
+        for worker in self.printers.values():
+            worker.wake()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for worker in self.printers.values():
+            worker.stop()
+        for worker in self.printers.values():
+            worker.join(timeout=3)
+        for thread in self._threads:
+            thread.join(timeout=3)
+
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _keep_running(self, device: str, open_: Callable[[], object], run: Callable) -> None:
+        delay = 0.5
+        while not self._stop.is_set():
+            handle = None
+            try:
+                handle = open_()
+                self.on_status(device, None)
+                delay = 0.5
+                run(handle)
+            except DeviceError as exc:
+                log.warning("%s: %s", device, exc)
+                self.on_status(device, str(exc))
+            except Exception as exc:  # a driver bug must not kill the station
+                log.exception("%s failed", device)
+                self.on_status(device, f"{device} failed: {exc}")
+            finally:
+                if handle is not None:
+                    handle.close()  # type: ignore[attr-defined]
+            self._stop.wait(delay)
+            delay = min(delay * 2, 5.0)
+
+    def _run_scale(self) -> None:
+        def run(scale: Scale) -> None:
+            self.scale = scale
+            scale.stream(self.on_reading, self._stop.is_set)
+
+        self._keep_running("scale", lambda: urls.open_scale(self.devices.scale), run)
+
+    def _run_scanner(self) -> None:
+        self._keep_running(
+            "scanner",
+            lambda: urls.open_scanner(self.devices.scanner),
+            lambda scanner: scanner.run(self.on_scan, self._stop.is_set),
+        )

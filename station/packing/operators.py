@@ -1,0 +1,67 @@
+"""Operators and badges: who may log in, with which role, and PIN checks."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+import sqlite_utils
+
+from station.packing.errors import Refused
+
+_ITERATIONS = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    badge: str
+    name: str
+    role: str
+
+    @property
+    def is_lead(self) -> bool:
+        return self.role == "lead"
+
+
+def hash_pin(pin: str, salt: str | None = None) -> str:
+    salt = salt or secrets.token_hex(8)
+    digest = hashlib.pbkdf2_hmac("sha256", pin.encode(), salt.encode(), _ITERATIONS).hex()
+    return f"{salt}${digest}"
+
+
+def _pin_matches(pin: str, stored: str) -> bool:
+    salt, _ = stored.split("$", 1)
+    return hmac.compare_digest(hash_pin(pin, salt), stored)
+
+
+def find_operator(db: sqlite_utils.Database, badge: str) -> tuple[Operator, str | None] | None:
+    row = db.execute(
+        "SELECT badge, name, role, pin_hash FROM operators WHERE badge = ? AND active = 1",
+        [badge.strip()],
+    ).fetchone()
+    return None if row is None else (Operator(row[0], row[1], row[2]), row[3])
+
+
+def needs_pin(db: sqlite_utils.Database, badge: str, require_pin: bool) -> bool:
+    found = find_operator(db, badge)
+    return found is not None and (require_pin or found[1] is not None)
+
+
+def authenticate(
+    db: sqlite_utils.Database, badge: str, pin: str | None, require_pin: bool = False
+) -> Operator:
+    """Return the operator for ``badge`` (checking ``pin`` when one is set or required).
+
+    Raises Refused with a message for the person at the station.
+    """
+    found = find_operator(db, badge)
+    if found is None:
+        raise Refused(f"Badge {badge!r} is not registered here. Ask your lead.", kind="badge")
+    operator, pin_hash = found
+    if pin_hash is None and require_pin:
+        raise Refused(f"{operator.name} has no PIN set; a lead must set one.", kind="pin")
+    if pin_hash is not None and (pin is None or not _pin_matches(pin, pin_hash)):
+        raise Refused("Wrong PIN. Try again.", kind="pin")
+    return operator

@@ -1,0 +1,201 @@
+"""The station database schema, as registered migrations applied in order.
+
+Each migration is a function of the database, run in its own transaction and recorded in
+``_migrations``; :func:`pending` lists those not yet applied. Change the schema only by
+adding a migration at the end.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+import sqlite_utils
+
+Migration = Callable[[sqlite_utils.Database], None]
+MIGRATIONS: list[tuple[str, Migration]] = []
+
+
+def migration(fn: Migration) -> Migration:
+    MIGRATIONS.append((fn.__name__, fn))
+    return fn
+
+
+@migration
+def m001_initial(db: sqlite_utils.Database) -> None:
+    _script(
+        db,
+        """
+        CREATE TABLE operators (
+            badge TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('packer', 'lead', 'inspector')),
+            pin_hash TEXT,             -- pbkdf2 'salt$hash' hex, NULL when no PIN
+            active INTEGER NOT NULL DEFAULT 1
+        );
+        CREATE TABLE skus (
+            sku TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            gtin TEXT,                 -- GTIN-14, zero padded
+            weight_g REAL NOT NULL,
+            length_mm INTEGER NOT NULL,
+            width_mm INTEGER NOT NULL,
+            height_mm INTEGER NOT NULL,
+            tracking TEXT NOT NULL DEFAULT 'none'
+                CHECK (tracking IN ('none', 'lot', 'lot_expiry', 'serial')),
+            qty_keyable INTEGER NOT NULL DEFAULT 0
+        );
+        -- Every code that identifies a SKU: its GTIN(s) as GTIN-14, case GTINs with the
+        -- units they hold, and the SKU's own label barcode.
+        CREATE TABLE barcodes (
+            code TEXT PRIMARY KEY,
+            sku TEXT NOT NULL REFERENCES skus(sku),
+            units INTEGER NOT NULL DEFAULT 1,
+            kind TEXT NOT NULL CHECK (kind IN ('gtin', 'sku'))
+        );
+        CREATE INDEX barcodes_sku ON barcodes(sku);
+        CREATE TABLE cartons (
+            code TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            length_mm INTEGER NOT NULL,
+            width_mm INTEGER NOT NULL,
+            height_mm INTEGER NOT NULL,
+            tare_g REAL NOT NULL,
+            max_weight_g REAL NOT NULL
+        );
+        CREATE TABLE orders (
+            order_id TEXT PRIMARY KEY,
+            order_ref TEXT NOT NULL,   -- the sales channel's number, printed on the slip
+            channel TEXT NOT NULL DEFAULT 'web',
+            tote TEXT,
+            pick_list TEXT,
+            ship_by TEXT NOT NULL,     -- ISO 8601 UTC
+            priority INTEGER NOT NULL DEFAULT 0,   -- higher first among equal ship-by
+            status TEXT NOT NULL DEFAULT 'assigned'
+                CHECK (status IN ('assigned', 'packing', 'on_hold', 'packed', 'cancelled')),
+            hold_reason TEXT,
+            ship_to TEXT NOT NULL,     -- JSON address
+            carrier TEXT NOT NULL,
+            service TEXT NOT NULL,
+            assigned_at TEXT NOT NULL,
+            packed_at TEXT
+        );
+        CREATE INDEX orders_queue ON orders(status, ship_by, priority);
+        CREATE INDEX orders_tote ON orders(tote);
+        CREATE INDEX orders_pick_list ON orders(pick_list);
+        CREATE INDEX orders_ref ON orders(order_ref);
+        CREATE TABLE order_lines (
+            line_id INTEGER PRIMARY KEY,
+            order_id TEXT NOT NULL REFERENCES orders(order_id),
+            line_no INTEGER NOT NULL,
+            sku TEXT NOT NULL REFERENCES skus(sku),
+            qty INTEGER NOT NULL CHECK (qty > 0),
+            qty_short INTEGER NOT NULL DEFAULT 0,
+            short_reason TEXT,
+            UNIQUE (order_id, line_no)
+        );
+        CREATE TABLE packages (
+            package_id INTEGER PRIMARY KEY,
+            order_id TEXT NOT NULL REFERENCES orders(order_id),
+            package_no INTEGER NOT NULL,
+            carton_code TEXT REFERENCES cartons(code),
+            status TEXT NOT NULL DEFAULT 'open'
+                CHECK (status IN ('open', 'weighed', 'labelled', 'void')),
+            expected_g REAL,
+            weight_g REAL,
+            weight_ok INTEGER,
+            override_by TEXT,
+            sscc TEXT UNIQUE,
+            tracking_number TEXT UNIQUE,
+            UNIQUE (order_id, package_no)
+        );
+        -- One row per confirmed scan (or keyed quantity); undo marks it, never deletes.
+        CREATE TABLE scans (
+            scan_id INTEGER PRIMARY KEY,
+            order_id TEXT NOT NULL REFERENCES orders(order_id),
+            line_id INTEGER NOT NULL REFERENCES order_lines(line_id),
+            package_id INTEGER NOT NULL REFERENCES packages(package_id),
+            qty INTEGER NOT NULL CHECK (qty > 0),
+            raw TEXT NOT NULL,
+            lot TEXT,
+            expiry TEXT,
+            serial TEXT,
+            operator TEXT NOT NULL,
+            at TEXT NOT NULL,
+            undone INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX scans_order ON scans(order_id, undone);
+        CREATE TABLE print_jobs (
+            job_id INTEGER PRIMARY KEY,
+            printer TEXT NOT NULL CHECK (printer IN ('label', 'slip')),
+            kind TEXT NOT NULL,
+            order_id TEXT,
+            package_id INTEGER,
+            payload BLOB NOT NULL,
+            status TEXT NOT NULL DEFAULT 'queued'
+                CHECK (status IN ('queued', 'sending', 'printed', 'uncertain', 'cancelled')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX print_jobs_queue ON print_jobs(printer, status, job_id);
+        -- Transactional outbox: written in the same transaction as the change it records.
+        -- (station_id, seq) is the event's global identity; sync drains by seq.
+        CREATE TABLE outbox (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            event_id TEXT NOT NULL UNIQUE,
+            station_id TEXT NOT NULL,
+            type TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            at TEXT NOT NULL,
+            delivered_at TEXT
+        );
+        CREATE INDEX outbox_pending ON outbox(delivered_at, seq);
+        -- Monotonic counters (SSCC serial, tracking reference), bumped inside the
+        -- transaction that uses the number, so a crash can never hand one out twice.
+        CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+        """,
+    )
+
+
+def _script(db: sqlite_utils.Database, sql: str) -> None:
+    # executescript() would COMMIT first and break the migration's transaction, so the
+    # script is run statement by statement instead.
+    buf = ""
+    for line in sql.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            db.execute(buf)
+            buf = ""
+    if buf.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {buf!r}")
+
+
+def pending(db: sqlite_utils.Database) -> list[str]:
+    """Names of the migrations not yet applied, in order."""
+    done = _applied(db)
+    return [name for name, _ in MIGRATIONS if name not in done]
+
+
+def migrate(db: sqlite_utils.Database) -> list[str]:
+    """Apply every pending migration, each in its own transaction; return their names."""
+    db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+    applied = []
+    done = _applied(db)
+    for name, fn in MIGRATIONS:
+        if name in done:
+            continue
+        with db.atomic():
+            fn(db)
+            db.execute(
+                "INSERT INTO _migrations (name, applied_at) VALUES (?, datetime('now'))", [name]
+            )
+        applied.append(name)
+    return applied
+
+
+def _applied(db: sqlite_utils.Database) -> set[str]:
+    if "_migrations" not in db.table_names():
+        return set()
+    return {row[0] for row in db.execute("SELECT name FROM _migrations").fetchall()}
