@@ -501,15 +501,11 @@ class PackScreen(Screen[None]):
         if self.order is None:
             self.say("No order open.", "bad")
             return
-        needed = self._next_needed_code(demo_barcodes_for(self.app.db, self.order.order_id))
-        if needed is None:
+        needed = demo_barcodes_for(self.app.db, self.order.order_id, remaining=True)
+        if not needed:
             self.say("Demo: every item is scanned. Ctrl+O puts the parcel on the scale.", "info")
             return
-        self.app.demo.scan(needed)
-
-    def _next_needed_code(self, codes: list[str]) -> str | None:
-        scanned = self.order.units_scanned + sum(ln.short for ln in self.order.lines)
-        return codes[scanned] if scanned < len(codes) else None
+        self.app.demo.scan(needed[0])
 
     def action_demo_scan_wrong(self) -> None:
         from station.demo_data import wrong_barcode_for
