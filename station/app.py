@@ -12,6 +12,7 @@ from typing import Protocol
 
 from textual.app import App
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.events import Event, Key
 
 from drivers.base import Scan, Weight
@@ -154,8 +155,14 @@ class StationApp(App[None]):
     def _forward(self, method: str, *args: object) -> None:
         for screen in self.screen_stack:
             handler = getattr(screen, method, None)
-            if handler is not None:
+            if handler is None:
+                continue
+            try:
                 handler(*args)
+            except NoMatches:
+                # A device message reached a screen being built or torn down: its
+                # widgets are not there, and the next message will find them.
+                log.debug("%s dropped by %s while not composed", method, screen)
 
     def print_jobs_queued(self) -> None:
         self.hub.wake_printers()

@@ -7,36 +7,50 @@ import sys
 
 
 def register(subs: argparse._SubParsersAction) -> None:
-    station = subs.add_parser("station", help="run a packing station (Textual app)",
-                              description="Run the packing-station app at this terminal.")
+    station = subs.add_parser(
+        "station",
+        help="run a packing station (Textual app)",
+        description="Run the packing-station app at this terminal.",
+    )
     station.add_argument("--config", help="station TOML file (default: built-in defaults)")
     station.set_defaults(func=_station)
     station_subs = station.add_subparsers(dest="station_command", metavar="ACTION")
-    init = station_subs.add_parser("init", help="create the station database",
-                                   description="Create (or migrate) the station database.")
+    init = station_subs.add_parser(
+        "init",
+        help="create the station database",
+        description="Create (or migrate) the station database.",
+    )
     # SUPPRESS: "doms station --config F init" keeps F instead of a None default.
     init.add_argument("--config", default=argparse.SUPPRESS, help="station TOML file")
-    init.add_argument("--sample", action="store_true",
-                      help="also load the demo catalogue, cartons, operators and orders")
+    init.add_argument(
+        "--sample",
+        action="store_true",
+        help="also load the demo catalogue, cartons, operators and orders",
+    )
     init.set_defaults(func=_init)
     sheet = station_subs.add_parser(
-        "command-sheet", help="print the ZPL of the command-barcode sheet on stdout",
-        description="Write the station's sheet of command barcodes (ZPL) to stdout.")
+        "command-sheet",
+        help="print the ZPL of the command-barcode sheet on stdout",
+        description="Write the station's sheet of command barcodes (ZPL) to stdout.",
+    )
     sheet.set_defaults(func=_sheet)
 
-    label = subs.add_parser("label", help="shipping labels",
-                            description="Shipping-label tools.")
+    label = subs.add_parser("label", help="shipping labels", description="Shipping-label tools.")
     label_subs = label.add_subparsers(dest="label_command", metavar="ACTION")
     sample = label_subs.add_parser(
-        "sample", help="print the ZPL of a sample shipping label on stdout",
+        "sample",
+        help="print the ZPL of a sample shipping label on stdout",
         description="Write a sample 4x6 in 203 dpi shipping label, made by the station's "
-        "own label code, to stdout as ZPL.")
+        "own label code, to stdout as ZPL.",
+    )
     sample.set_defaults(func=_label_sample)
 
     demo = subs.add_parser(
-        "demo", help="run a station against emulated devices with sample orders",
+        "demo",
+        help="run a station against emulated devices with sample orders",
         description="Start emulated scale, scanner and printers, load sample orders and run "
-        "the station app. Log in with badge B1001.")
+        "the station app. Log in with badge B1001.",
+    )
     demo.add_argument("--dir", default="var/demo", help="where the demo keeps its files")
     demo.add_argument("--orders", type=int, default=40, help="sample orders to load")
     demo.add_argument("--keep", action="store_true", help="keep the previous demo database")

@@ -22,8 +22,12 @@ from station.config import Devices, Login, StationConfig
 class DemoDevices:
     """What the demo keys do, on the emulators."""
 
-    def __init__(self, scanner: SerialScannerEmulator, scale: MtSicsScaleEmulator,
-                 printer: ZplPrinterEmulator) -> None:
+    def __init__(
+        self,
+        scanner: SerialScannerEmulator,
+        scale: MtSicsScaleEmulator,
+        printer: ZplPrinterEmulator,
+    ) -> None:
         self.scanner = scanner
         self.scale = scale
         self.printer = printer
@@ -45,8 +49,9 @@ class DemoDevices:
 
 
 @contextlib.contextmanager
-def emulated_station(workdir: str | Path, *, orders: int = 40, keep: bool = False,
-                     station_id: str = "DEMO-PACK-01"):
+def emulated_station(
+    workdir: str | Path, *, orders: int = 40, keep: bool = False, station_id: str = "DEMO-PACK-01"
+):
     """Start the emulators, prepare a sample database; yield (config, DemoDevices)."""
     from station.demo_data import load_sample
     from station.store.db import open_db
@@ -61,10 +66,15 @@ def emulated_station(workdir: str | Path, *, orders: int = 40, keep: bool = Fals
         printer = stack.enter_context(ZplPrinterEmulator(folder=work / "labels"))
         slips = stack.enter_context(EscposPrinterEmulator())
         config = StationConfig(
-            station_id=station_id, site="DEMO", database=str(work / "station.db"),
-            devices=Devices(scale=scale.url, scanner=scanner.url,
-                            label_printer=f"tcp://127.0.0.1:{printer.port}",
-                            slip_printer=f"escpos+tcp://127.0.0.1:{slips.port}"),
+            station_id=station_id,
+            site="DEMO",
+            database=str(work / "station.db"),
+            devices=Devices(
+                scale=scale.url,
+                scanner=scanner.url,
+                label_printer=printer.url,
+                slip_printer=slips.url,
+            ),
             login=Login(idle_lock_s=900),
         )
         db = open_db(config.database)

@@ -40,7 +40,7 @@ class PrintWorker(threading.Thread):
         self.printer = printer
         self.on_change = on_change
         self._wake = threading.Event()
-        self._stop = threading.Event()
+        self._stopping = threading.Event()
         self.last_error: str | None = None
 
     def wake(self) -> None:
@@ -48,14 +48,14 @@ class PrintWorker(threading.Thread):
         self._wake.set()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stopping.set()
         self._wake.set()
 
     def run(self) -> None:
         db = open_db(self.db_path)
         failures = 0
         try:
-            while not self._stop.is_set():
+            while not self._stopping.is_set():
                 job = queue.next_queued(db, self.role)
                 if job is None:
                     self._wait(2.0)

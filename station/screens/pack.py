@@ -56,8 +56,11 @@ class PackScreen(Screen[None]):
         self.reading: Weight | None = None
         self.pending_qty: int | None = None
         self.capture = StableCapture()
-        self.weigh_prompt = ""
         self.blocked = False
+        self.suggestion: str | None = None
+        self.scan_done_at: float | None = None
+        # Device messages can arrive between push and compose; they wait for on_mount.
+        self.ready = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -76,6 +79,7 @@ class PackScreen(Screen[None]):
     def on_mount(self) -> None:
         packing = self.app.config.packing
         self.capture = StableCapture(hold_s=packing.stable_hold_s, min_g=packing.min_capture_g)
+        self.ready = True
         self.open_next()
         self.query_one(ScanInput).focus()
 
@@ -114,6 +118,8 @@ class PackScreen(Screen[None]):
         self.devices_changed()
 
     def devices_changed(self) -> None:
+        if not self.ready:
+            return
         app = self.app
         jobs = len(queue.open_jobs(app.db))
         self.query_one(DeviceBar).show(
@@ -248,6 +254,8 @@ class PackScreen(Screen[None]):
     # -- weighing -----------------------------------------------------------------------
     def scale_reading(self, weight: Weight) -> None:
         self.reading = weight
+        if not self.ready:
+            return
         order = self.order
         if order is None or order.stage != "weigh" or self.app.screen is not self:
             self._update_weigh_panel()
@@ -307,7 +315,7 @@ class PackScreen(Screen[None]):
         if command is None:
             self.say(f"Unknown command barcode CMD:{name}.", "bad")
             return
-        self.run_action(command.action)
+        getattr(self, f"action_{command.action}")()
 
     def _need_order(self) -> OrderView:
         if self.order is None:
@@ -419,7 +427,7 @@ class PackScreen(Screen[None]):
         def accept() -> None:
             order = self._need_order()
             target = self._package_in_focus()
-            if not getattr(self, "suggestion", None) or target is None:
+            if not self.suggestion or target is None:
                 raise Refused("No carton suggestion: scan a carton barcode.", kind="carton")
             self.say(
                 self.app.service.set_carton(

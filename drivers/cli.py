@@ -1,0 +1,148 @@
+"""``doms devices ...`` and ``doms emulate ...``: thin wrappers over drivers.urls and emulators.
+
+Heavy imports (pyserial, python-escpos) happen inside the commands, so ``doms --help``
+stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from collections.abc import Callable
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``devices`` and ``emulate`` to the ``doms`` command line."""
+    devices = subparsers.add_parser(
+        "devices", help="talk to scales, printers and scanners by device URL"
+    )
+    dev_subs = devices.add_subparsers(dest="devices_command", metavar="ACTION", required=True)
+    read = dev_subs.add_parser(
+        "read-scale",
+        help="read one weight and print it as JSON",
+        description='Print {"grams": ..., "stable": ...} on stdout; exit 1 with the reason '
+        "on stderr if the scale cannot be read.",
+    )
+    read.add_argument("url", help="scale URL, e.g. serial:///dev/ttyUSB0?protocol=mt-sics")
+    read.add_argument("--timeout", type=float, default=5.0, help="seconds to wait (default 5)")
+    read.add_argument("--unstable", action="store_true", help="do not wait for a stable weight")
+    read.set_defaults(func=read_scale)
+
+    emulate = subparsers.add_parser(
+        "emulate", help="run a device emulator (prints its URL, runs until Ctrl-C)"
+    )
+    emu_subs = emulate.add_subparsers(dest="emulate_command", metavar="DEVICE", required=True)
+    scale = emu_subs.add_parser(
+        "scale",
+        help="an MT-SICS scale on a pseudo-terminal",
+        description="Prints the scale URL. Type a weight in grams and Enter to place it; "
+        "'r' removes it, 'o' overloads.",
+    )
+    scale.add_argument("--weight", type=float, default=0.0, help="grams on the pan at start")
+    scale.set_defaults(func=emulate_scale)
+    label = emu_subs.add_parser("label-printer", help="a ZPL label printer on TCP")
+    label.add_argument("--port", type=int, default=0, help="TCP port (default: a free one)")
+    label.add_argument("--folder", help="also save each printed label as NNNN.zpl here")
+    label.set_defaults(func=emulate_label_printer)
+    slip = emu_subs.add_parser("slip-printer", help="an ESC/POS slip printer on TCP")
+    slip.add_argument("--port", type=int, default=0, help="TCP port (default: a free one)")
+    slip.set_defaults(func=emulate_slip_printer)
+    scanner = emu_subs.add_parser(
+        "scanner",
+        help="a serial barcode scanner on a pseudo-terminal",
+        description="Prints the scanner URL; every line typed is sent as one scan.",
+    )
+    scanner.set_defaults(func=emulate_scanner)
+
+
+def read_scale(args: argparse.Namespace) -> int:
+    """Read one weight from the scale at ``args.url``."""
+    from drivers.errors import DeviceError
+    from drivers.urls import open_scale
+
+    try:
+        scale = open_scale(args.url)
+        try:
+            weight = scale.read(stable=not args.unstable, timeout=args.timeout)
+        finally:
+            scale.close()
+    except DeviceError as exc:
+        print(str(exc).replace("\n", " "), file=sys.stderr)
+        return 1
+    print(json.dumps(weight.as_json()))
+    return 0
+
+
+def emulate_scale(args: argparse.Namespace) -> int:
+    """Run an MT-SICS scale emulator; stdin lines control it."""
+    from drivers.emulators.mt_sics_scale import MtSicsScaleEmulator
+
+    with MtSicsScaleEmulator(weight=args.weight) as emu:
+        _announce(emu.url)
+
+        def control(line: str) -> None:
+            if line in ("r", "remove"):
+                emu.remove()
+            elif line in ("o", "overload"):
+                emu.overload()
+            else:
+                try:
+                    emu.place(float(line))
+                except ValueError:
+                    print("type grams, 'r' (remove) or 'o' (overload)", file=sys.stderr)
+
+        return _serve(control)
+
+
+def emulate_label_printer(args: argparse.Namespace) -> int:
+    """Run a ZPL printer emulator."""
+    from drivers.emulators.zpl_printer import ZplPrinterEmulator
+
+    with ZplPrinterEmulator(port=args.port, folder=args.folder) as emu:
+        _announce(emu.url)
+        return _serve()
+
+
+def emulate_slip_printer(args: argparse.Namespace) -> int:
+    """Run an ESC/POS printer emulator."""
+    from drivers.emulators.escpos_printer import EscposPrinterEmulator
+
+    with EscposPrinterEmulator(port=args.port) as emu:
+        _announce(emu.url)
+        return _serve()
+
+
+def emulate_scanner(args: argparse.Namespace) -> int:
+    """Run a serial scanner emulator; each stdin line is one scan."""
+    from drivers.emulators.serial_scanner import SerialScannerEmulator
+
+    with SerialScannerEmulator() as emu:
+        _announce(emu.url)
+        return _serve(emu.scan)
+
+
+def _announce(url: str) -> None:
+    print(url, flush=True)
+    print("running; Ctrl-C to stop", file=sys.stderr, flush=True)
+
+
+def _serve(on_line: Callable[[str], None] | None = None) -> int:
+    """Feed stdin lines to ``on_line`` (if any); wait for Ctrl-C. Returns the exit code."""
+    # `kill PID` stops it as cleanly as Ctrl-C (emulators close their pty/socket).
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        if on_line is not None and sys.stdin is not None and not sys.stdin.closed:
+            for line in sys.stdin:
+                if line.strip():
+                    on_line(line.strip())
+        threading.Event().wait()  # stdin closed (or unused): keep serving until Ctrl-C
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt

@@ -1,0 +1,261 @@
+"""ZPL label printers: raw TCP 9100 (or any transport), CUPS queue, device file."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import time
+
+import zebra
+
+from drivers.base import LabelPrinter, PrinterState, PrinterStatus
+from drivers.errors import (
+    BadFrame,
+    DeliveryUncertain,
+    DeviceError,
+    DeviceUnreachable,
+    PrinterFault,
+)
+from drivers.protocols import zpl
+from drivers.protocols.zpl_status import HsFramer, parse_host_status
+from drivers.transports.base import Transport
+from drivers.transports.tcp import TcpTransport
+
+log = logging.getLogger(__name__)
+
+
+class _NoStatusAnswer(DeviceUnreachable):
+    """Connected, but no ``~HS`` answer came (as opposed to: could not connect)."""
+
+
+class ZplPrinter(LabelPrinter):
+    """A ZPL printer on a two-way transport (TCP 9100, serial).
+
+    ``check_status``: before each job, ask ``~HS`` on the same connection and refuse to
+    send (PrinterFault) if the printer is out of paper, open, paused... A printer in such
+    a state still *accepts* the bytes and prints them once the fault is cleared, which is
+    rarely what the packer expects an hour later. A printer that does not answer ``~HS``
+    gets the job anyway. ``close_after``: drop the connection after each call, because
+    many printers serve one TCP client at a time. ``delivery_timeout``: how long the
+    printer may take to acknowledge the last byte of a job (big graphics on a slow link).
+    """
+
+    CAN_STATUS = True
+
+    def __init__(
+        self,
+        transport: Transport,
+        status_timeout: float = 2.0,
+        check_status: bool = True,
+        close_after: bool = True,
+        delivery_timeout: float = 15.0,
+    ) -> None:
+        self.transport = transport
+        self.status_timeout = status_timeout
+        self.check_status = check_status
+        self.close_after = close_after
+        self.delivery_timeout = delivery_timeout
+
+    def status(self) -> PrinterStatus:
+        """Send ``~HS`` and read the three frames. Never raises.
+
+        Returns UNREACHABLE if the printer cannot be reached or does not answer within
+        ``status_timeout``, UNKNOWN (with ``detail``) if the answer cannot be read.
+        """
+        try:
+            return self._status()
+        except DeviceUnreachable as exc:
+            return PrinterStatus((PrinterState.UNREACHABLE,), detail=str(exc))
+        except BadFrame as exc:
+            return PrinterStatus((PrinterState.UNKNOWN,), detail=str(exc))
+        finally:
+            self._done()
+
+    def send(self, data: bytes) -> None:
+        """Deliver ``data`` in full, or raise.
+
+        Raises PrinterFault (``check_status`` found paper out, head open...; nothing
+        sent), DeviceUnreachable (could not connect: nothing sent, safe to retry) or
+        DeliveryUncertain (the connection broke while the job was being written or before
+        the printer acknowledged it: it may have printed, so do not resend by itself).
+        "Delivered" means the printer's network stack acknowledged every byte.
+        """
+        try:
+            if self.check_status:
+                try:
+                    status = self._status()
+                except (BadFrame, _NoStatusAnswer) as exc:
+                    log.info("no printer status, sending anyway: %s", exc)
+                else:
+                    if not status.ready:
+                        raise PrinterFault(
+                            f"Label printer {status.describe()}.",
+                            [str(c) for c in status.conditions],
+                        )
+            self.transport.open()
+            try:
+                self.transport.write(data)
+                self.transport.drain(self.delivery_timeout)
+            except DeviceUnreachable as exc:
+                raise DeliveryUncertain(
+                    f"Connection to the label printer broke while sending ({exc}). "
+                    "The label may or may not have printed: check before reprinting."
+                ) from exc
+        finally:
+            self._done()
+
+    def close(self) -> None:
+        """Release the connection. Never raises."""
+        self.transport.close()
+
+    def _status(self) -> PrinterStatus:
+        self.transport.reset_input()
+        self.transport.write(zpl.HOST_STATUS)
+        framer = HsFramer()
+        deadline = time.monotonic() + self.status_timeout
+        while not framer.complete():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            framer.feed(self.transport.read(remaining))
+        if not framer.frames:
+            raise _NoStatusAnswer(
+                f"Label printer at {self.transport.name} not answering: check power and cable."
+            )
+        return parse_host_status(framer.frames).to_status()
+
+    def _done(self) -> None:
+        if self.close_after:
+            self.transport.close()
+
+
+class ZplTcpPrinter(ZplPrinter):
+    """A ZPL printer on raw TCP (port 9100, "JetDirect")."""
+
+    def __init__(self, host: str, port: int = 9100, timeout: float = 5.0, **options: bool) -> None:
+        super().__init__(
+            TcpTransport(host, port, timeout), status_timeout=min(timeout, 2.0), **options
+        )
+
+
+class _CheckedZebra(zebra.Zebra):
+    """zebra.Zebra, but a failing ``lpr`` is reported instead of ignored.
+
+    zebra 0.2 runs ``lpr -P QUEUE -oraw`` and never looks at its exit status, so a job to
+    a missing queue would vanish silently. Windows keeps zebra's own win32print path.
+    """
+
+    LPR = ["lpr"]  # tests point this at a stand-in
+
+    def _output_unix(self, commands: bytes) -> None:
+        try:
+            done = subprocess.run(
+                [*self.LPR, f"-P{self.queue}", "-oraw"],
+                input=commands,
+                capture_output=True,
+                timeout=30,
+            )
+        except OSError as exc:
+            raise DeviceUnreachable(
+                f"Cannot hand the label to CUPS ({exc}): is cups-client installed?"
+            ) from exc
+        except subprocess.TimeoutExpired as exc:
+            raise DeliveryUncertain(
+                f"CUPS did not confirm the label for queue {self.queue} in time: "
+                "check the queue (lpstat) before reprinting."
+            ) from exc
+        if done.returncode != 0:
+            why = done.stderr.decode(errors="replace").strip() or f"exit {done.returncode}"
+            raise DeviceUnreachable(f"CUPS refused the label for queue {self.queue}: {why}")
+
+
+class ZplCupsPrinter(LabelPrinter):
+    """A ZPL printer behind a CUPS raw queue, through the ``zebra`` package.
+
+    CUPS only tells whether the queue is enabled, not the printer's paper, so
+    CAN_STATUS is False and status() is UNKNOWN (or PAUSED for a disabled queue).
+    """
+
+    CAN_STATUS = False
+    LPSTAT = ["lpstat"]
+
+    def __init__(self, queue: str) -> None:
+        self.queue = queue
+        self._zebra = _CheckedZebra(queue)
+
+    def status(self) -> PrinterStatus:
+        """The CUPS queue state: UNKNOWN, PAUSED (queue disabled) or UNREACHABLE. Never raises."""
+        try:
+            out = subprocess.run(
+                [*self.LPSTAT, "-p", self.queue], capture_output=True, timeout=10, text=True
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return PrinterStatus((PrinterState.UNKNOWN,), detail=f"lpstat failed: {exc}")
+        if out.returncode != 0:
+            return PrinterStatus(
+                (PrinterState.UNREACHABLE,), detail=f"CUPS has no queue {self.queue!r}"
+            )
+        if "disabled" in out.stdout:
+            return PrinterStatus(
+                (PrinterState.PAUSED,), detail=f"CUPS queue disabled: cupsenable {self.queue}"
+            )
+        return PrinterStatus((PrinterState.UNKNOWN,))
+
+    def send(self, data: bytes) -> None:
+        """Queue ``data`` raw (bytes, never re-encoded).
+
+        Raises DeviceUnreachable (CUPS refused it: not queued) or DeliveryUncertain (lpr
+        did not finish in time).
+        """
+        try:
+            self._zebra.output(bytes(data))
+        except DeviceError:
+            raise
+        except Exception as exc:  # win32print errors on Windows have their own types
+            raise DeviceUnreachable(f"Cannot queue the label on {self.queue}: {exc}") from exc
+
+    def close(self) -> None:
+        """Nothing to release. Never raises."""
+
+
+class ZplFilePrinter(LabelPrinter):
+    """Append ZPL to a file or a device node such as ``/dev/usb/lp0`` (one-way)."""
+
+    CAN_STATUS = False
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def status(self) -> PrinterStatus:
+        """UNKNOWN if the file can be written, UNREACHABLE if not. Never raises."""
+        target = self.path if os.path.exists(self.path) else os.path.dirname(self.path) or "."
+        if os.access(target, os.W_OK):
+            return PrinterStatus((PrinterState.UNKNOWN,))
+        return PrinterStatus((PrinterState.UNREACHABLE,), detail=f"cannot write {self.path}")
+
+    def send(self, data: bytes) -> None:
+        """Append ``data`` and flush.
+
+        Raises DeviceUnreachable (cannot open: nothing written) or DeliveryUncertain
+        (the write failed part-way, e.g. the USB cable was pulled).
+        """
+        try:
+            f = open(self.path, "ab")  # noqa: SIM115 - open and write fail differently
+        except OSError as exc:
+            raise DeviceUnreachable(
+                f"Cannot write to label printer {self.path}: {exc.strerror or exc}. "
+                "Check it is plugged in."
+            ) from exc
+        try:
+            with f:
+                f.write(data)
+                f.flush()
+        except OSError as exc:
+            raise DeliveryUncertain(
+                f"Writing to label printer {self.path} failed part-way ({exc.strerror or exc}). "
+                "The label may or may not have printed: check before reprinting."
+            ) from exc
+
+    def close(self) -> None:
+        """Nothing to release. Never raises."""

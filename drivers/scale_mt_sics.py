@@ -1,0 +1,262 @@
+"""A Mettler Toledo scale speaking MT-SICS over any transport (serial, TCP, memory)."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+from drivers.base import Scale, Weight
+from drivers.errors import BadFrame, DeviceUnreachable, ScaleError
+from drivers.protocols import mt_sics
+from drivers.transports.base import Transport
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class _NoAnswer(DeviceUnreachable):
+    """The port is fine but nothing answered in time (as opposed to a lost port)."""
+
+
+class MtSicsScale(Scale):
+    """MT-SICS scale. Every method is blocking: call it from a thread worker.
+
+    One conversation at a time on the port: while :meth:`stream` runs in one thread,
+    :meth:`read`, :meth:`zero` and :meth:`tare` called from other threads are carried out
+    by the streaming thread between readings (the stream pauses with ``SI`` and resumes
+    with ``SIR``), so a tare button works while the live weight is shown.
+
+    ``probe_timeout`` is how long we wait for the quick ``SI`` that tells a scale that is
+    alive but never settles (vibration, a swinging parcel) from one that does not answer.
+    ``silence`` is how long a stream may go quiet before the scale counts as gone.
+    """
+
+    CAN_TARE = True
+    CAN_ZERO = True
+    CAN_STREAM = True
+
+    def __init__(
+        self, transport: Transport, probe_timeout: float = 1.0, silence: float = 2.0
+    ) -> None:
+        self.transport = transport
+        self.probe_timeout = probe_timeout
+        self.silence = silence
+        self._framer = mt_sics.LineFramer()
+        self._port = threading.Lock()  # held for a whole command, or by the stream
+        self._state = threading.Lock()  # guards _streamer and hand-over of requests
+        self._streamer: threading.Thread | None = None
+        self._requests: queue.SimpleQueue[tuple[Callable[[], Any], Future]] = queue.SimpleQueue()
+
+    # -- the Scale interface -------------------------------------------------------------
+
+    def read(self, stable: bool = True, timeout: float = 5.0) -> Weight:
+        """Return one reading in grams.
+
+        ``stable=True`` sends ``S`` (the scale answers once the weight is steady) and
+        re-asks when the scale gives up (``S I``) until ``timeout``; ``stable=False`` sends
+        ``SI``. Raises ScaleError (overload, underload, never steady, refused),
+        DeviceUnreachable (no answer within ``timeout``), BadFrame (only garbage arrived).
+        """
+        return self._exclusive(lambda: self._read(stable, timeout))
+
+    def stream(self, on_reading: Callable[[Weight], None], stop: Callable[[], bool]) -> None:
+        """Call ``on_reading`` for every reading (about 10 a second) until ``stop()``.
+
+        Uses ``SIR`` and ends it with ``SI`` (not ``@``: on some models ``@`` also clears
+        the tare). Raises as :meth:`read`; DeviceUnreachable after ``silence`` s of quiet.
+        """
+        with self._state:
+            if self._streamer is not None:
+                raise RuntimeError("this scale is already streaming")
+            self._streamer = threading.current_thread()
+        try:
+            with self._port:
+                self._stream(on_reading, stop)
+        finally:
+            with self._state:
+                self._streamer = None
+            self._serve_requests()  # any that came in as the stream ended
+
+    def zero(self, timeout: float = 10.0) -> None:
+        """Zero the scale (``Z``; it waits for a steady pan).
+
+        Raises ScaleError (too heavy, below range, not steady), DeviceUnreachable.
+        """
+        self._exclusive(lambda: mt_sics.raise_for(self._ask(mt_sics.ZERO, timeout)))
+
+    def tare(self, timeout: float = 10.0) -> Weight:
+        """Tare with what is on the pan (``T``); return the tare weight. Raises as zero()."""
+        reply = self._exclusive(lambda: mt_sics.raise_for(self._ask(mt_sics.TARE, timeout)))
+        if reply.weight is None:
+            raise BadFrame("Scale answered the tare without a weight.")
+        return reply.weight
+
+    def close(self) -> None:
+        """Release the port. Never raises."""
+        self.transport.close()
+
+    # -- sharing the port with a stream ---------------------------------------------------
+
+    def _exclusive(self, command: Callable[[], T]) -> T:
+        """Run ``command`` alone on the port: directly, or by the streaming thread."""
+        with self._state:
+            streamer = self._streamer
+            if streamer is None or streamer is threading.current_thread():
+                handed_over = None
+            else:
+                handed_over = Future()
+                self._requests.put((command, handed_over))
+        if handed_over is None:
+            with self._port:
+                return command()
+        return handed_over.result()  # the command has its own timeout
+
+    def _serve_requests(self, streaming: bool = False) -> bool:
+        """Run commands other threads handed over; return True if there were any."""
+        if self._requests.empty():
+            return False
+        if streaming:
+            self._stop_stream()
+        while not self._requests.empty():
+            command, result = self._requests.get_nowait()
+            try:
+                if streaming:
+                    result.set_result(command())
+                else:
+                    with self._port:
+                        result.set_result(command())
+            except BaseException as exc:  # handed back to the caller, raised there
+                result.set_exception(exc)
+        if streaming:
+            self._send(mt_sics.SEND_REPEAT)
+        return True
+
+    def _stream(self, on_reading: Callable[[Weight], None], stop: Callable[[], bool]) -> None:
+        self._send(mt_sics.SEND_REPEAT)
+        last = time.monotonic()
+        try:
+            while not stop():
+                if self._serve_requests(streaming=True):
+                    last = time.monotonic()
+                lines = self._lines(0.1)
+                if lines:
+                    last = time.monotonic()
+                elif time.monotonic() - last > self.silence:
+                    raise DeviceUnreachable(self._silent())
+                for line in lines:
+                    reply = self._parse(line)
+                    if reply is None or reply.ident not in ("S", "ES", "ET", "EL"):
+                        continue
+                    on_reading(self._weight(reply))
+        finally:
+            self._stop_stream()
+
+    def _read(self, stable: bool, timeout: float) -> Weight:
+        if not stable:
+            return self._weight(self._ask(mt_sics.SEND_IMMEDIATE, timeout))
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                reply = self._ask(mt_sics.SEND_STABLE, remaining, stable_only=True)
+            except _NoAnswer:
+                return self._probe_after_silence(timeout)
+            left = deadline - time.monotonic()
+            if reply.ident == "S" and reply.status == "I" and left > 0:
+                # The scale's own stability timeout is shorter than ours: ask again, not
+                # in a tight loop in case it answers S I at once (busy with a command).
+                time.sleep(min(0.1, left))
+                continue
+            return self._weight(reply)
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _send(self, command: str) -> None:
+        # Drop stale answers (a stream we stopped, a late reply) before asking anew.
+        self.transport.reset_input()
+        self._framer.clear()
+        self.transport.write(mt_sics.encode(command))
+
+    def _ask(self, command: str, timeout: float, stable_only: bool = False) -> mt_sics.Reply:
+        """Send ``command``; return the first reply that answers it.
+
+        Lines that are not replies to it (noise, a stray stream line) are skipped. Raises
+        DeviceUnreachable if nothing answers within ``timeout``, BadFrame if only garbage did.
+        """
+        self._send(command)
+        deadline = time.monotonic() + max(timeout, 0.0)
+        garbage = 0
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                if garbage:
+                    raise BadFrame(
+                        "Scale sends data we cannot read: check it is set to MT-SICS "
+                        "and the baud rate matches."
+                    )
+                raise _NoAnswer(self._silent())
+            for line in self._lines(remaining):
+                reply = self._parse(line)
+                if reply is None:
+                    garbage += 1
+                elif reply.is_error or self._answers(command, reply, stable_only):
+                    return reply
+
+    @staticmethod
+    def _answers(command: str, reply: mt_sics.Reply, stable_only: bool) -> bool:
+        # S never answers "S D"; such a line is left over from a stream, not our answer.
+        return reply.ident == mt_sics.REPLY_ID[command] and not (
+            stable_only and reply.status == "D"
+        )
+
+    def _probe_after_silence(self, timeout: float) -> Weight:
+        """``S`` got no answer: ask ``SI`` to tell "never steady" from "not there"."""
+        reply = self._ask(mt_sics.SEND_IMMEDIATE, min(self.probe_timeout, timeout))
+        weight = self._weight(reply)
+        if weight.stable:
+            return weight  # it settled just as we gave up
+        raise ScaleError(
+            "Weight not settling: keep the parcel still, out of draughts, and weigh again.",
+            condition="unstable",
+        )
+
+    def _stop_stream(self, quiet: float = 0.25, limit: float = 1.0) -> None:
+        """End ``SIR`` with ``SI`` and swallow what is still on the way.
+
+        MT-SICS replies carry no sequence number, so a stream line (or the reply to this
+        ``SI``) arriving after we return would be taken as the answer to the next command.
+        We wait until the line has been quiet for ``quiet`` s (at most ``limit`` s).
+        """
+        try:
+            self._send(mt_sics.SEND_IMMEDIATE)
+            end = time.monotonic() + limit
+            while time.monotonic() < end and self.transport.read(quiet):
+                pass
+        except DeviceUnreachable:
+            pass
+
+    def _lines(self, timeout: float) -> list[bytes]:
+        return self._framer.feed(self.transport.read(timeout))
+
+    @staticmethod
+    def _parse(line: bytes) -> mt_sics.Reply | None:
+        try:
+            return mt_sics.parse_line(line)
+        except BadFrame as exc:
+            log.debug("skipping line from scale: %s", exc)
+            return None
+
+    @staticmethod
+    def _weight(reply: mt_sics.Reply) -> Weight:
+        mt_sics.raise_for(reply)
+        if reply.weight is None:
+            raise BadFrame("Scale answered without a weight.")
+        return reply.weight
+
+    def _silent(self) -> str:
+        return f"Scale not answering on {self.transport.name}: check power and cable."

@@ -1,0 +1,258 @@
+"""Device URL -> driver: protocol x transport, chosen by configuration.
+
+    open_scale("serial:///dev/ttyUSB0?protocol=mt-sics&baud=9600")
+    open_label_printer("tcp://10.0.0.5:9100")      # ZPL over raw TCP
+    open_slip_printer("escpos+tcp://10.0.0.6:9100")
+    open_scanner("serial:///dev/ttyACM0?suffix=cr")
+
+``emulator://`` URLs start an in-process emulator owned by the driver (``driver.emulator``
+holds it; ``close()`` stops it): handy for ``doms demo``. Every form is in README.md.
+Opening never touches the device: the first call does, so a station starts even while a
+printer is switched off.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from drivers.base import LabelPrinter, Scale, Scanner, SlipPrinter
+from drivers.errors import BadDeviceURL
+
+if TYPE_CHECKING:  # imported lazily below: `doms --help` should not load pyserial/escpos
+    from drivers.transports.serial_port import SerialTransport
+    from drivers.transports.tcp import TcpTransport
+
+_SCALE_FORMS = "serial://PORT?protocol=mt-sics&baud=9600, tcp://HOST:PORT?protocol=mt-sics"
+_LABEL_FORMS = "tcp://HOST:9100, serial://PORT?protocol=zpl, cups://QUEUE, file:///PATH"
+_SLIP_FORMS = "escpos+tcp://HOST:9100, escpos+serial://PORT?baud=..., escpos+file:///PATH"
+_SCANNER_FORMS = "serial://PORT?suffix=cr|lf|crlf&prefix=HEX"
+
+
+class _Url:
+    """A parsed device URL with typed, validated query options."""
+
+    def __init__(self, url: str, kind: str, forms: str) -> None:
+        self.url, self.kind, self.forms = url, kind, forms
+        try:
+            parts = urlsplit(url)
+            self.port_number = parts.port
+        except ValueError as exc:
+            raise self.bad(str(exc)) from exc
+        self.scheme = parts.scheme.lower()
+        self.host = parts.hostname or ""
+        self.netloc = unquote(parts.netloc)
+        self.path = unquote(parts.path)
+        self.query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+
+    def bad(self, why: str) -> BadDeviceURL:
+        return BadDeviceURL(
+            f"Cannot use device URL {self.url!r} for a {self.kind}: {why}. "
+            f"Expected one of: {self.forms}."
+        )
+
+    def option(self, name: str, default: Any, cast: type = str) -> Any:
+        if name not in self.query:
+            return default
+        raw = self.query[name]
+        try:
+            if cast is bool:
+                return raw.lower() not in ("0", "false", "no", "off", "")
+            return cast(raw)
+        except ValueError as exc:
+            raise self.bad(f"option {name}={raw!r} is not a valid {cast.__name__}") from exc
+
+    def device_path(self) -> str:
+        """``serial:///dev/ttyUSB0`` -> ``/dev/ttyUSB0``; ``serial://COM3`` -> ``COM3``."""
+        path = self.path if not self.netloc else self.netloc + self.path
+        if not path:
+            raise self.bad("no port or path given")
+        return path
+
+    def host_port(self, default_port: int | None = None) -> tuple[str, int]:
+        port = self.port_number or default_port
+        if not self.host or not port:
+            raise self.bad("expected HOST:PORT")
+        return self.host, port
+
+    def serial_transport(self) -> SerialTransport:
+        from drivers.transports.serial_port import SerialTransport
+
+        try:
+            return SerialTransport(
+                self.device_path(),
+                baudrate=self.option("baud", 9600, int),
+                bytesize=self.option("bytesize", 8, int),
+                parity=self.option("parity", "N"),
+                stopbits=self.option("stopbits", "1"),
+            )
+        except BadDeviceURL as exc:
+            if str(exc).startswith("Cannot use device URL"):
+                raise
+            raise self.bad(str(exc)) from None
+
+    def tcp_transport(self, default_port: int | None = None) -> TcpTransport:
+        from drivers.transports.tcp import TcpTransport
+
+        host, port = self.host_port(default_port)
+        return TcpTransport(host, port, timeout=self.option("timeout", 5.0, float))
+
+
+def open_scale(url: str) -> Scale:
+    """A :class:`Scale` for ``url``. Raises BadDeviceURL; never touches the device."""
+    u = _Url(url, "scale", _SCALE_FORMS)
+    if u.scheme == "emulator":
+        from drivers.emulators.mt_sics_scale import MtSicsScaleEmulator
+
+        emu = MtSicsScaleEmulator(weight=u.option("weight", 0.0, float)).start()
+        return _owning(open_scale(emu.url), emu)
+    protocol = u.option("protocol", "mt-sics").lower()
+    if protocol not in ("mt-sics", "mtsics", "sics"):
+        raise u.bad(f"unknown scale protocol {protocol!r} (known: mt-sics)")
+    from drivers.scale_mt_sics import MtSicsScale
+
+    if u.scheme == "serial":
+        return MtSicsScale(u.serial_transport())
+    if u.scheme == "tcp":
+        return MtSicsScale(u.tcp_transport())
+    raise u.bad(f"unknown scheme {u.scheme!r}")
+
+
+def open_label_printer(url: str) -> LabelPrinter:
+    """A ZPL :class:`LabelPrinter` for ``url``. Raises BadDeviceURL; never touches it.
+
+    Option ``check=0`` turns off the ``~HS`` check before each job (tcp, serial).
+    """
+    u = _Url(url, "label printer", _LABEL_FORMS)
+    from drivers import label_zpl
+
+    check = u.option("check", True, bool)
+    if u.scheme == "emulator":
+        from drivers.emulators.zpl_printer import ZplPrinterEmulator
+
+        emu = ZplPrinterEmulator(folder=u.query.get("folder") or None).start()
+        return _owning(open_label_printer(emu.url), emu)
+    if u.scheme == "tcp":
+        host, port = u.host_port(9100)
+        return label_zpl.ZplTcpPrinter(
+            host, port, timeout=u.option("timeout", 5.0, float), check_status=check
+        )
+    if u.scheme == "serial":
+        if u.option("protocol", "zpl").lower() != "zpl":
+            raise u.bad("label printers speak protocol=zpl")
+        return label_zpl.ZplPrinter(u.serial_transport(), check_status=check, close_after=False)
+    if u.scheme == "cups":
+        queue = u.netloc or u.path.strip("/")
+        if not queue:
+            raise u.bad("no CUPS queue name")
+        return label_zpl.ZplCupsPrinter(queue)
+    if u.scheme == "file":
+        return label_zpl.ZplFilePrinter(u.device_path())
+    raise u.bad(f"unknown scheme {u.scheme!r}")
+
+
+def open_slip_printer(url: str) -> SlipPrinter:
+    """An ESC/POS :class:`SlipPrinter` for ``url``. Raises BadDeviceURL; never touches it.
+
+    Options: ``profile`` (python-escpos printer profile, e.g. ``TM-T88V``), ``timeout``,
+    ``check=0`` (do not ask for paper status before printing).
+    """
+    u = _Url(url, "slip printer", _SLIP_FORMS)
+    if u.scheme == "emulator":
+        from drivers.emulators.escpos_printer import EscposPrinterEmulator
+
+        emu = EscposPrinterEmulator().start()
+        return _owning(open_slip_printer(emu.url), emu)
+    from escpos import printer as escpos_printer
+
+    from drivers.slip_escpos import EscposSlipPrinter
+
+    profile = u.query.get("profile") or None
+    timeout = u.option("timeout", 5.0, float)
+    check = u.option("check", True, bool)
+    try:
+        if u.scheme == "escpos+tcp":
+            host, port = u.host_port(9100)
+            dev = escpos_printer.Network(host, port=port, timeout=timeout, profile=profile)
+            return EscposSlipPrinter(dev, f"{host}:{port}", True, check, profile=profile)
+        if u.scheme == "escpos+serial":
+            path = u.device_path()
+            u.serial_transport()  # validates baud/bytesize/parity/stopbits now, not at print
+            dev = escpos_printer.Serial(
+                path,
+                baudrate=u.option("baud", 9600, int),
+                bytesize=u.option("bytesize", 8, int),
+                parity=u.option("parity", "N").upper(),
+                stopbits=u.option("stopbits", 1, float),
+                timeout=timeout,
+                profile=profile,
+            )
+            return EscposSlipPrinter(dev, path, True, check, profile=profile)
+        if u.scheme == "escpos+file":
+            path = u.device_path()
+            dev = escpos_printer.File(path, profile=profile)
+            return EscposSlipPrinter(dev, path, False, False, profile=profile)
+    except (KeyError, ValueError) as exc:  # python-escpos: unknown profile name
+        raise u.bad(f"python-escpos rejected it: {exc}") from exc
+    raise u.bad(f"unknown scheme {u.scheme!r}")
+
+
+_SUFFIX_NAMES = {"cr": b"\r", "lf": b"\n", "crlf": b"\r\n", "tab": b"\t"}
+
+
+def open_scanner(url: str) -> Scanner:
+    """A serial :class:`Scanner` for ``url``. Raises BadDeviceURL; never touches it.
+
+    ``suffix`` is ``cr`` (default), ``lf``, ``crlf``, ``tab`` or hex bytes; ``prefix`` hex.
+    """
+    u = _Url(url, "scanner", _SCANNER_FORMS)
+    from drivers.scanner_serial import SerialScanner
+
+    if u.scheme == "emulator":
+        from drivers.emulators.serial_scanner import SerialScannerEmulator
+
+        emu = SerialScannerEmulator().start()
+        return _owning(open_scanner(emu.url), emu)
+    name = u.query.get("suffix", "cr").lower()
+    try:
+        suffix = _SUFFIX_NAMES.get(name) or bytes.fromhex(name)
+        prefix = bytes.fromhex(u.query.get("prefix", ""))
+    except ValueError as exc:
+        raise u.bad("suffix must be cr, lf, crlf, tab or hex; prefix hex") from exc
+    if not suffix:
+        raise u.bad("empty suffix")
+    if u.scheme == "serial":
+        return SerialScanner(u.serial_transport(), suffix=suffix, prefix=prefix)
+    if u.scheme == "tcp":
+        return SerialScanner(u.tcp_transport(), suffix=suffix, prefix=prefix)
+    raise u.bad(f"unknown scheme {u.scheme!r}")
+
+
+_OPENERS = {
+    "scale": open_scale,
+    "label_printer": open_label_printer,
+    "slip_printer": open_slip_printer,
+    "scanner": open_scanner,
+}
+
+
+def open_device(kind: str, url: str) -> Scale | LabelPrinter | SlipPrinter | Scanner:
+    """``open_device("scale", url)`` etc.; ``kind`` is one of :data:`_OPENERS`' keys."""
+    try:
+        opener = _OPENERS[kind.replace("-", "_")]
+    except KeyError:
+        raise BadDeviceURL(f"Unknown kind of device {kind!r}: use {', '.join(_OPENERS)}") from None
+    return opener(url)
+
+
+def _owning(driver: Any, emulator: Any) -> Any:
+    """Make ``driver.close()`` also stop the emulator it talks to (``driver.emulator``)."""
+    inner_close = driver.close
+
+    def close() -> None:
+        inner_close()
+        emulator.stop()
+
+    driver.emulator = emulator
+    driver.close = close
+    return driver

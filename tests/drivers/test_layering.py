@@ -1,0 +1,42 @@
+"""drivers/ never imports Textual or station/ (checked in a fresh interpreter)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+MODULES = [
+    "drivers.base", "drivers.errors", "drivers.urls", "drivers.cli", "drivers.wedge",
+    "drivers.scale_mt_sics", "drivers.label_zpl", "drivers.slip_escpos",
+    "drivers.scanner_serial", "drivers.protocols.mt_sics", "drivers.protocols.zpl",
+    "drivers.protocols.zpl_status", "drivers.protocols.escpos",
+    "drivers.protocols.escpos_reader", "drivers.protocols.scanner",
+    "drivers.transports.serial_port", "drivers.transports.tcp",
+    "drivers.transports.memory", "drivers.emulators.mt_sics_scale",
+    "drivers.emulators.zpl_printer", "drivers.emulators.escpos_printer",
+    "drivers.emulators.serial_scanner",
+]  # fmt: skip
+
+
+def test_drivers_do_not_import_textual_or_station():
+    code = (
+        "import importlib, sys\n"
+        f"for m in {MODULES!r}: importlib.import_module(m)\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'station'))\n"
+        "print(','.join(bad))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""
+
+
+def test_protocols_do_no_io():
+    code = (
+        "import sys\n"
+        "import drivers.protocols.mt_sics, drivers.protocols.zpl, drivers.protocols.zpl_status\n"
+        "import drivers.protocols.scanner, drivers.wedge\n"
+        "print(','.join(m for m in ('serial', 'socket', 'selectors') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""

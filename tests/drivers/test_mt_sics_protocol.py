@@ -1,0 +1,203 @@
+"""MT-SICS encoding, framing and parsing, byte-exact, and the driver on a memory transport."""
+
+from __future__ import annotations
+
+import pytest
+
+from drivers.base import Unit
+from drivers.errors import BadFrame, DeviceUnreachable, ScaleError
+from drivers.protocols import mt_sics
+from drivers.scale_mt_sics import MtSicsScale
+from drivers.transports.memory import MemoryTransport
+
+
+@pytest.mark.parametrize(
+    ("command", "wire"),
+    [("S", b"S\r\n"), ("SI", b"SI\r\n"), ("SIR", b"SIR\r\n"), ("Z", b"Z\r\n"),
+     ("T", b"T\r\n"), ("@", b"@\r\n")],
+)  # fmt: skip
+def test_encode(command, wire):
+    assert mt_sics.encode(command) == wire
+
+
+def test_encode_refuses_other_commands():
+    with pytest.raises(ValueError):
+        mt_sics.encode("XYZ")
+
+
+def test_framer_handles_split_frames_and_all_line_endings():
+    f = mt_sics.LineFramer()
+    assert f.feed(b"S S     12") == []
+    assert f.feed(b"3.4 g\r") == [b"S S     123.4 g"]
+    assert f.feed(b"\nS D 1 g\nS I\r") == [b"S D 1 g", b"S I"]
+    assert f.feed(b"\r\n") == []
+
+
+def test_framer_drops_endless_noise():
+    f = mt_sics.LineFramer()
+    f.feed(b"x" * 1000)
+    assert f.feed(b"S S 1 g\r\n") == [b"S S 1 g"]
+
+
+@pytest.mark.parametrize(
+    ("line", "grams", "stable", "unit"),
+    [
+        (b"S S     1234.5 g", 1234.5, True, Unit.G),
+        (b"S D      12.30 g", 12.3, False, Unit.G),
+        (b"S S     1.2345 kg", 1234.5, True, Unit.KG),
+        (b"S S     2.0000 lb", 907.185, True, Unit.LB),
+        (b"S S      10.00 oz", 283.495, True, Unit.OZ),
+        (b"S S      -5.0 g", -5.0, True, Unit.G),
+        (b"\x00\xfe\x13S S   7.0 g", 7.0, True, Unit.G),  # noise before the frame
+    ],
+)
+def test_parse_weight(line, grams, stable, unit):
+    reply = mt_sics.parse_line(line)
+    assert reply.weight is not None
+    assert reply.weight.grams == pytest.approx(grams, abs=0.001)
+    assert (reply.weight.stable, reply.weight.unit) == (stable, unit)
+
+
+@pytest.mark.parametrize(
+    ("line", "ident", "status"),
+    [(b"S I", "S", "I"), (b"S +", "S", "+"), (b"S -", "S", "-"), (b"Z A", "Z", "A"),
+     (b"Z I", "Z", "I"), (b"Z +", "Z", "+"), (b"Z -", "Z", "-"), (b"T I", "T", "I"),
+     (b"T +", "T", "+"), (b"T -", "T", "-"), (b"ES", "ES", ""), (b"ET", "ET", ""),
+     (b"EL", "EL", "")],
+)  # fmt: skip
+def test_parse_status_replies(line, ident, status):
+    reply = mt_sics.parse_line(line)
+    assert (reply.ident, reply.status, reply.weight) == (ident, status, None)
+
+
+def test_parse_tare_reply():
+    reply = mt_sics.parse_line(b"T S     100.00 g")
+    assert reply.ident == "T" and reply.weight and reply.weight.grams == 100.0
+
+
+def test_parse_reset_reply():
+    assert mt_sics.parse_line(b'I4 A "B021002593"').text == "B021002593"
+
+
+@pytest.mark.parametrize(
+    "line", [b"", b"hello", b"S X 12 g", b"S S 12 mg", b"xS S 12 g", b"S S twelve g", b"T D 1 g"]
+)
+def test_parse_rejects_garbage(line):
+    with pytest.raises(BadFrame):
+        mt_sics.parse_line(line)
+
+
+@pytest.mark.parametrize(
+    ("line", "condition", "words"),
+    [
+        (b"S +", "overload", "Scale overloaded: take the parcel off and weigh it again."),
+        (b"S -", "underload", "below zero"),
+        (b"S I", "unstable", "keep the parcel still"),
+        (b"Z +", "overload", "clear the pan"),
+        (b"T -", "underload", "put the box on the pan"),
+        (b"ES", "refused", "MT-SICS"),
+        (b"ET", "refused", "baud rate"),
+    ],
+)
+def test_raise_for_plain_words(line, condition, words):
+    with pytest.raises(ScaleError, match=words) as info:
+        mt_sics.raise_for(mt_sics.parse_line(line))
+    assert info.value.condition == condition
+
+
+# -- the driver on a memory transport: exact bytes out, scripted bytes in ----------------
+
+
+def test_read_stable_sends_s():
+    t = MemoryTransport.replying({b"S\r\n": b"S S     1234.5 g\r\n"})
+    w = MtSicsScale(t).read()
+    assert t.writes == [b"S\r\n"]
+    assert (w.grams, w.stable) == (1234.5, True)
+
+
+def test_read_unstable_sends_si():
+    t = MemoryTransport.replying({b"SI\r\n": b"S D      99.0 g\r\n"})
+    w = MtSicsScale(t).read(stable=False)
+    assert t.writes == [b"SI\r\n"]
+    assert (w.grams, w.stable) == (99.0, False)
+
+
+def test_reply_split_across_reads_with_noise():
+    t = MemoryTransport.replying({b"S\r\n": [b"\x00\xff", b"\r\nS S  ", b"  42.0", b" g\r", b"\n"]})
+    assert MtSicsScale(t).read().grams == 42.0
+
+
+def test_s_i_is_asked_again_until_stable():
+    answers = iter([b"S I\r\n", b"S I\r\n", b"S S  5.0 g\r\n"])
+    t = MemoryTransport(responder=lambda data: [next(answers)])
+    assert MtSicsScale(t).read(timeout=5).grams == 5.0
+    assert t.writes == [b"S\r\n"] * 3
+
+
+def test_overload_raises():
+    t = MemoryTransport.replying({b"S\r\n": b"S +\r\n"})
+    with pytest.raises(ScaleError, match="overloaded") as info:
+        MtSicsScale(t).read()
+    assert info.value.condition == "overload"
+
+
+def test_silence_raises_unreachable_after_probe():
+    t = MemoryTransport()
+    with pytest.raises(DeviceUnreachable, match="Scale not answering"):
+        MtSicsScale(t, probe_timeout=0.05).read(timeout=0.1)
+    assert t.writes == [b"S\r\n", b"SI\r\n"]
+
+
+def test_unsteady_scale_is_not_called_unreachable():
+    # S never answers (never stable) but SI shows the scale is there, moving.
+    t = MemoryTransport.replying({b"SI\r\n": b"S D   10.0 g\r\n"})
+    with pytest.raises(ScaleError, match="not settling") as info:
+        MtSicsScale(t, probe_timeout=0.5).read(timeout=0.1)
+    assert info.value.condition == "unstable"
+
+
+def test_only_garbage_raises_bad_frame():
+    t = MemoryTransport.replying({b"SI\r\n": b"#$%&\r\n"})
+    with pytest.raises(BadFrame, match="cannot read"):
+        MtSicsScale(t).read(stable=False, timeout=0.1)
+
+
+def test_zero_and_tare():
+    t = MemoryTransport.replying({b"Z\r\n": b"Z A\r\n", b"T\r\n": b"T S    250.0 g\r\n"})
+    scale = MtSicsScale(t)
+    scale.zero()
+    assert scale.tare().grams == 250.0
+    assert t.writes == [b"Z\r\n", b"T\r\n"]
+
+
+def test_zero_refused_raises():
+    t = MemoryTransport.replying({b"Z\r\n": b"Z +\r\n"})
+    with pytest.raises(ScaleError, match="clear the pan"):
+        MtSicsScale(t).zero()
+
+
+def test_unknown_command_error_is_reported():
+    t = MemoryTransport.replying({b"T\r\n": b"ES\r\n"})
+    with pytest.raises(ScaleError, match="MT-SICS"):
+        MtSicsScale(t).tare()
+
+
+def test_stream_uses_sir_and_stops_with_si():
+    t = MemoryTransport.replying(
+        {b"SIR\r\n": [b"S D 1.0 g\r\n", b"S D 2.0 g\r\nS S 3.0 g\r\n"], b"SI\r\n": b"S S 3.0 g\r\n"}
+    )
+    got = []
+    MtSicsScale(t).stream(got.append, stop=lambda: len(got) >= 3)
+    assert [(w.grams, w.stable) for w in got] == [(1.0, False), (2.0, False), (3.0, True)]
+    assert t.writes == [b"SIR\r\n", b"SI\r\n"]
+
+
+def test_unplugged_transport_raises_unreachable():
+    t = MemoryTransport()
+    t.unplug()
+    with pytest.raises(DeviceUnreachable):
+        MtSicsScale(t).read()
+
+
+def test_capabilities():
+    assert MtSicsScale.CAN_TARE and MtSicsScale.CAN_ZERO and MtSicsScale.CAN_STREAM

@@ -1,0 +1,212 @@
+"""MtSicsScale against the MT-SICS emulator over a real pty."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from drivers.errors import DeviceUnreachable, ScaleError
+from drivers.urls import open_scale
+
+
+def test_stable_reading(scale_emu, scale):
+    scale_emu.set_weight(1234.5)
+    w = scale.read()
+    assert (w.grams, w.stable) == (1234.5, True)
+
+
+def test_dynamic_then_stable(scale_emu, scale):
+    scale_emu.place(812.0, settle=5.0)
+    moving = scale.read(stable=False)
+    assert not moving.stable
+    started = time.monotonic()
+    scale_emu.place(812.0, settle=0.4)
+    w = scale.read(timeout=10)
+    assert (w.grams, w.stable) == (812.0, True)
+    assert time.monotonic() - started >= 0.4  # S waited for the weight to settle
+
+
+def test_remove(scale_emu, scale):
+    scale_emu.set_weight(500)
+    assert scale.read().grams == 500
+    scale_emu.remove()
+    assert scale.read().grams == 0
+
+
+def test_overload(scale_emu, scale):
+    scale_emu.overload()
+    with pytest.raises(ScaleError, match="overloaded") as info:
+        scale.read()
+    assert info.value.condition == "overload"
+
+
+def test_weight_above_capacity_is_overload(scale_emu, scale):
+    scale_emu.set_weight(scale_emu.capacity + 1000)
+    with pytest.raises(ScaleError, match="overloaded"):
+        scale.read(stable=False)
+
+
+def test_underload(scale_emu, scale):
+    scale_emu.underload()
+    with pytest.raises(ScaleError, match="below zero") as info:
+        scale.read()
+    assert info.value.condition == "underload"
+
+
+def test_never_stable_is_unstable_not_unreachable(scale_emu, scale):
+    scale_emu.set_weight(300, stable=False)
+    with pytest.raises(ScaleError, match="not settling"):
+        scale.read(timeout=0.3)
+
+
+def test_timeout_when_scale_stops_answering(scale_emu, scale):
+    scale_emu.stop_answering()
+    started = time.monotonic()
+    with pytest.raises(DeviceUnreachable, match="Scale not answering"):
+        scale.read(timeout=0.3)
+    assert time.monotonic() - started < 5
+
+
+def test_recovers_when_scale_answers_again(scale_emu, scale):
+    scale_emu.stop_answering()
+    with pytest.raises(DeviceUnreachable):
+        scale.read(stable=False, timeout=0.2)
+    scale_emu.start_answering()
+    scale_emu.set_weight(77)
+    assert scale.read().grams == 77
+
+
+def test_slow_answers_within_timeout(scale_emu, scale):
+    scale_emu.set_weight(42)
+    scale_emu.slow(0.3)
+    assert scale.read(timeout=5).grams == 42
+
+
+def test_noise_between_frames(scale_emu, scale):
+    scale_emu.noise()
+    scale_emu.set_weight(250.5)
+    assert [scale.read().grams for _ in range(3)] == [250.5] * 3
+
+
+def test_split_frames(scale_emu, scale):
+    scale_emu.split_frames()
+    scale_emu.noise()
+    scale_emu.set_weight(99.9)
+    assert scale.read().grams == 99.9
+    assert scale.read(stable=False).grams == 99.9
+
+
+def test_unplugged_scale_is_unreachable(scale_emu, scale):
+    scale_emu.set_weight(10)
+    assert scale.read().grams == 10
+    scale_emu.unplug()
+    with pytest.raises(DeviceUnreachable):
+        for _ in range(3):  # the first read may still find the last bytes in flight
+            scale.read(timeout=1)
+
+
+def test_tare_and_zero(scale_emu, scale):
+    scale_emu.set_weight(200)
+    assert scale.tare().grams == 200
+    assert scale.read().grams == 0
+    scale_emu.set_weight(1200)
+    assert scale.read().grams == 1000
+    scale_emu.set_weight(100)
+    scale.zero()
+    assert scale.read().grams == 0
+
+
+def test_zero_refused_with_parcel_on(scale_emu, scale):
+    scale_emu.set_weight(5000)
+    with pytest.raises(ScaleError, match="clear the pan"):
+        scale.zero()
+
+
+def test_stream_sees_dynamic_then_stable_and_stops(scale_emu, scale):
+    scale_emu.set_weight(640, stable=False)
+    got = []
+
+    def on_reading(w):
+        got.append(w)
+        if len(got) == 2:
+            scale_emu.set_weight(640, stable=True)
+
+    scale.stream(on_reading, stop=lambda: bool(got) and got[-1].stable)
+    assert not got[0].stable and (got[-1].grams, got[-1].stable) == (640, True)
+    # the stream was ended: the next command gets its own answer, not a stream line
+    scale_emu.set_weight(10)
+    assert scale.read().grams == 10
+    assert scale_emu.commands[-3:] == ["SIR", "SI", "S"]
+
+
+def test_stream_raises_when_scale_goes_quiet(scale_emu, scale):
+    scale.silence = 0.3
+    scale_emu.stop_answering()
+    with pytest.raises(DeviceUnreachable):
+        scale.stream(lambda w: None, stop=lambda: False)
+
+
+@pytest.mark.parametrize(("unit", "grams"), [("kg", 1234.5), ("lb", 907.2), ("oz", 283.5)])
+def test_units_are_converted_to_grams(unit, grams):
+    from drivers.emulators.mt_sics_scale import MtSicsScaleEmulator
+
+    with MtSicsScaleEmulator(weight=grams, unit=unit) as emu:
+        scale = open_scale(emu.url)
+        try:
+            w = scale.read()
+        finally:
+            scale.close()
+    assert w.unit == unit
+    assert w.grams == pytest.approx(grams, abs=0.05)
+
+
+def test_unknown_command_answers_es(scale_emu):
+    from drivers.transports.serial_port import SerialTransport
+
+    port = SerialTransport(scale_emu.port)
+    try:
+        port.write(b"XYZ\r\n")
+        data = b""
+        deadline = time.monotonic() + 5
+        while b"\n" not in data and time.monotonic() < deadline:
+            data += port.read(0.5)
+    finally:
+        port.close()
+    assert data == b"ES\r\n"
+
+
+def test_emulator_url_scale():
+    scale = open_scale("emulator://scale?weight=321")
+    try:
+        assert scale.read().grams == 321
+        scale.emulator.place(10, settle=0.1)
+        assert scale.read().grams == 10
+    finally:
+        scale.close()
+
+
+def test_tare_and_read_while_streaming(scale_emu, scale):
+    # The station shows the live weight (stream in its own thread) and has a tare button.
+    scale_emu.set_weight(300)
+    stop, net_1000 = threading.Event(), threading.Event()
+
+    def on_reading(w):
+        if w.grams == 1000:
+            net_1000.set()
+
+    streaming = threading.Thread(target=scale.stream, args=(on_reading, stop.is_set))
+    streaming.start()
+    try:
+        assert scale.tare().grams == 300
+        assert scale.read().grams == 0
+        scale_emu.set_weight(1300)
+        assert scale.read().grams == 1000
+        net_1000.clear()
+        assert net_1000.wait(10)  # the stream resumed after the commands, tare applied
+    finally:
+        stop.set()
+        streaming.join(10)
+    assert not streaming.is_alive()
+    assert "T" in scale_emu.commands and scale_emu.commands.count("SIR") >= 2
