@@ -48,6 +48,7 @@ class StationApp(App[None]):
         *,
         demo: DemoControls | None = None,
         devices: bool = True,
+        exit_after_first_screen: bool = False,
     ) -> None:
         super().__init__()
         self.config = config
@@ -67,6 +68,7 @@ class StationApp(App[None]):
             on_print=lambda r, e: self.post_message(PrintQueueChanged(r, e)),
         )
         self._start_devices = devices
+        self._exit_after_first_screen = exit_after_first_screen
         self.sub_title = config.station_id
 
     # -- life cycle ---------------------------------------------------------------------
@@ -80,6 +82,8 @@ class StationApp(App[None]):
             self.hub.start()
         self.push_screen(LoginScreen())
         self.set_interval(1.0, self._check_idle)
+        if self._exit_after_first_screen:  # start-up benchmark and smoke tests
+            self.call_after_refresh(self.exit)
 
     def on_unmount(self) -> None:
         self.hub.stop()

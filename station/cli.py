@@ -13,6 +13,11 @@ def register(subs: argparse._SubParsersAction) -> None:
         description="Run the packing-station app at this terminal.",
     )
     station.add_argument("--config", help="station TOML file (default: built-in defaults)")
+    station.add_argument(
+        "--exit-after-first-screen",
+        action="store_true",
+        help="draw the login screen, then exit (start-up benchmark)",
+    )
     station.set_defaults(func=_station)
     station_subs = station.add_subparsers(dest="station_command", metavar="ACTION")
     init = station_subs.add_parser(
@@ -70,7 +75,8 @@ def _load(path: str | None):
 def _station(args: argparse.Namespace) -> int:
     from station.app import StationApp
 
-    StationApp(_load(args.config)).run()
+    app = StationApp(_load(args.config), exit_after_first_screen=args.exit_after_first_screen)
+    app.run()
     return 0
 
 

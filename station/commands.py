@@ -15,6 +15,7 @@ class Command:
     key: str  # Textual key name
     action: str  # action_<action> on the pack screen
     description: str
+    label: str  # short, for the footer
 
     @property
     def barcode(self) -> str:
@@ -22,20 +23,20 @@ class Command:
 
 
 COMMANDS: tuple[Command, ...] = (
-    Command("HELP", "f1", "help", "Help: keys and commands"),
-    Command("SHORT", "f2", "short", "Mark a line short"),
-    Command("UNDO", "f3", "undo", "Undo last scan"),
-    Command("QTY", "f4", "quantity", "Key a quantity"),
-    Command("NEWPKG", "f5", "new_package", "New package"),
-    Command("MOVE", "f6", "move", "Move an item to another package"),
-    Command("CARTON", "f7", "accept_carton", "Use the suggested carton"),
-    Command("REPRINT", "f8", "reprint", "Reprint label"),
-    Command("VOID", "f9", "void", "Void label"),
-    Command("QUEUE", "f10", "print_queue", "Print queue"),
-    Command("OVERRIDE", "f11", "override", "Lead override (weight)"),
-    Command("LOGOUT", "f12", "logout", "Log out"),
-    Command("LOCK", "ctrl+l", "lock", "Lock the station"),
-    Command("SHEET", "ctrl+p", "print_sheet", "Print this command sheet"),
+    Command("HELP", "f1", "help", "Help: keys and commands", "Help"),
+    Command("SHORT", "f2", "short", "Mark a line short", "Short"),
+    Command("UNDO", "f3", "undo", "Undo last scan", "Undo"),
+    Command("QTY", "f4", "quantity", "Key a quantity", "Qty"),
+    Command("NEWPKG", "f5", "new_package", "New package", "New pkg"),
+    Command("MOVE", "f6", "move", "Move an item to another package", "Move"),
+    Command("CARTON", "f7", "accept_carton", "Use the suggested carton", "Carton"),
+    Command("REPRINT", "f8", "reprint", "Reprint label", "Reprint"),
+    Command("VOID", "f9", "void", "Void label", "Void"),
+    Command("QUEUE", "f10", "print_queue", "Print queue", "Queue"),
+    Command("OVERRIDE", "f11", "override", "Lead override (weight)", "Override"),
+    Command("LOGOUT", "f12", "logout", "Log out", "Log out"),
+    Command("LOCK", "ctrl+l", "lock", "Lock the station", "Lock"),
+    Command("SHEET", "ctrl+p", "print_sheet", "Print this command sheet", "Cmd sheet"),
 )
 
 BY_NAME = {c.name: c for c in COMMANDS}

@@ -36,8 +36,10 @@ class Devices(msgspec.Struct, forbid_unknown_fields=True):
 class Packing(msgspec.Struct, forbid_unknown_fields=True):
     weight_tolerance_pct: float = 5.0
     weight_tolerance_min_g: float = 30.0
-    # A reading counts as captured once the scale has said "stable" this long, above this.
-    stable_hold_s: float = 0.4
+    # A stable reading above min_capture_g is captured once the scale has said "stable"
+    # this long. 0: trust the scale's own stability filter (MT-SICS "S S"); raise it for
+    # benches that wobble.
+    stable_hold_s: float = 0.0
     min_capture_g: float = 10.0
     short_policy: str = "hold"  # "hold": the order waits for a lead; "ship_partial"
     max_keyed_qty: int = 999

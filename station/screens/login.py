@@ -30,6 +30,8 @@ class BadgePrompt(Vertical):
         yield ScanInput(placeholder="badge", id="badge")
         yield Input(password=True, placeholder="PIN", id="pin", classes="hidden")
         yield Static(id="note")
+        if self.app.demo is not None:
+            yield Static("Demo: type B1003 and Enter (or B1001, PIN 1234).", classes="hint")
 
     def on_mount(self) -> None:
         self.query_one("#badge", ScanInput).focus()

@@ -36,12 +36,12 @@ def _bindings() -> list[Binding]:
     keys = [Binding(c.key, c.action, c.description.split(":")[0], priority=True) for c in COMMANDS]
     # Demo-only keys drive the emulated devices; check_action hides them otherwise.
     keys += [
-        Binding("ctrl+n", "demo_scan_next", "Demo: scan next item", priority=True),
-        Binding("ctrl+b", "demo_scan_wrong", "Demo: scan wrong item", priority=True),
-        Binding("ctrl+o", "demo_place", "Demo: parcel on scale", priority=True),
-        Binding("ctrl+y", "demo_place_wrong", "Demo: wrong weight", priority=True),
-        Binding("ctrl+r", "demo_remove", "Demo: clear scale", priority=True),
-        Binding("ctrl+t", "demo_paper", "Demo: paper out/in", priority=True),
+        Binding("ctrl+n", "demo_scan_next", "▶scan item", priority=True),
+        Binding("ctrl+b", "demo_scan_wrong", "▶wrong item", priority=True),
+        Binding("ctrl+o", "demo_place", "▶on scale", priority=True),
+        Binding("ctrl+y", "demo_place_wrong", "▶bad weight", priority=True),
+        Binding("ctrl+r", "demo_remove", "▶clear scale", priority=True),
+        Binding("ctrl+t", "demo_paper", "▶paper", priority=True),
     ]
     return keys
 
