@@ -258,3 +258,35 @@ async def test_badge_with_pin_and_idle_lock(station, devices, tmp_path):
         await type_text(pilot, "2468")
         await wait_for(pilot, lambda: isinstance(app.screen, PackScreen), what="unlocked")
     assert [e["operator"] for e in events(station, "operator_logged_in")] == ["B1001"]
+
+
+async def test_reprint_void_and_second_package_by_keys(station, devices):
+    scale, scanner, printer, slips = devices
+    app = StationApp(station)
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await login(pilot)
+        await scan(pilot, scanner, "MUG-WHT")
+        await pilot.press("f5")  # a second package
+        await wait_for(pilot, lambda: len(screen.order.packages) == 2, what="package 2")
+        await scan(pilot, scanner, "MUG-WHT")
+        await scan(pilot, scanner, "TSH-M-BLK")
+        assert [p.unit_count for p in screen.order.packages] == [1, 2]
+        for n in (1, 2):
+            await scan(pilot, scanner, "BOX-M")
+            package = screen.order.package_to_weigh
+            scale.place(app.service.expected_weight(package.package_id))
+            await asyncio.to_thread(printer.wait_for_labels, n, 10)
+            if n == 1:
+                scale.remove()
+                await wait_for(pilot, lambda: screen.reading and screen.reading.grams < 1)
+        await wait_for(pilot, lambda: screen.order.order_id == "SO-0002", what="next order")
+        await pilot.press("f8")  # reprint the last label of the order just packed
+        labels = await asyncio.to_thread(printer.wait_for_labels, 3, 10)
+        assert labels[2] == labels[1]  # byte for byte, same tracking number
+        await pilot.press("f9")  # void it: the packed order reopens for a new label
+        await wait_for(pilot, lambda: screen.order.order_id == "SO-0001", what="reopened")
+        assert screen.order.status == "packing"
+    [voided] = events(station, "label_voided")
+    assert voided["order_id"] == "SO-0001" and voided["package_no"] == 2
+    packed = events(station, "order_packed")
+    assert [len(p["packages"]) for p in packed] == [2]
