@@ -256,7 +256,7 @@ class PackingService:
     def undo_last_scan(self, order_id: str, operator: Operator) -> str:
         """Take back the last counted scan of the order. Returns what was undone."""
         row = self.db.execute(
-            "SELECT s.scan_id, s.qty, k.name, l.line_no, p.status FROM scans s "
+            "SELECT s.scan_id, s.qty, k.name, l.line_no, p.status, p.package_id FROM scans s "
             "JOIN order_lines l ON l.line_id = s.line_id JOIN skus k ON k.sku = l.sku "
             "JOIN packages p ON p.package_id = s.package_id "
             "WHERE s.order_id = ? AND s.undone = 0 ORDER BY s.scan_id DESC LIMIT 1",
@@ -264,11 +264,17 @@ class PackingService:
         ).fetchone()
         if row is None:
             raise Refused("Nothing to undo.", kind="undo")
-        scan_id, qty, name, line_no, package_status = row
+        scan_id, qty, name, line_no, package_status, package_id = row
         if package_status == "labelled":
             raise Refused("That parcel is already labelled: void the label first.", kind="undo")
         with self.db.atomic():
             self.db.execute("UPDATE scans SET undone = 1 WHERE scan_id = ?", [scan_id])
+            # The contents changed: a reading taken before no longer counts.
+            self.db.execute(
+                "UPDATE packages SET status = 'open', weight_g = NULL, weight_ok = NULL, "
+                "expected_g = NULL, override_by = NULL WHERE package_id = ? AND status = 'weighed'",
+                [package_id],
+            )
             self._event("scan_undone", operator, order_id=order_id, line_no=line_no, qty=qty)
         return f"Undone: {name} ({qty})"
 
@@ -507,7 +513,10 @@ class PackingService:
         """A lead accepts an out-of-tolerance weight; the label is then queued."""
         if not lead.is_lead:
             raise Refused(f"{lead.name} is not a lead: only a lead can override.", kind="role")
-        package = self.view(order_id).package(package_id)
+        order = self.view(order_id)
+        if not order.all_resolved:
+            raise Refused("Scan every item (or mark it short) before weighing.", kind="weigh")
+        package = order.package(package_id)
         if package.status != "weighed" or package.weight_g is None:
             raise Refused("Weigh the parcel first.", kind="weigh")
         check = check_weight(

@@ -294,3 +294,19 @@ def test_weighing_before_all_items_is_refused(service, packer):
     package = service.view("SO-0002").current_package
     with pytest.raises(Refused):
         service.record_weight("SO-0002", package.package_id, 500.0, packer)
+
+
+def test_undo_after_a_bad_weight_reopens_the_package_and_blocks_override(service, packer, lead):
+    # Regression (crash-test finding): undo after an out-of-tolerance reading must not let
+    # a lead override pack the order with an item missing.
+    service.open_order("SO-0001", packer)
+    scan(service, "SO-0001", "TSH-M-BLK", packer)
+    package = service.view("SO-0001").current_package
+    service.set_carton("SO-0001", package.package_id, "BOX-M", packer)
+    service.record_weight("SO-0001", package.package_id, 900.0, packer)
+    service.undo_last_scan("SO-0001", packer)
+    assert service.view("SO-0001").package(package.package_id).status == "open"
+    with pytest.raises(Refused):
+        service.override_weight("SO-0001", package.package_id, lead, packer)
+    scan(service, "SO-0001", "TSH-M-BLK", packer)  # the package takes items again
+    assert service.view("SO-0001").all_resolved
