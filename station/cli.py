@@ -74,9 +74,11 @@ def _load(path: str | None):
 
 def _station(args: argparse.Namespace) -> int:
     from station.app import StationApp
+    from station.logs import log_to_file
 
-    app = StationApp(_load(args.config), exit_after_first_screen=args.exit_after_first_screen)
-    app.run()
+    config = _load(args.config)
+    log_to_file(config.database)
+    StationApp(config, exit_after_first_screen=args.exit_after_first_screen).run()
     return 0
 
 

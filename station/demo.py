@@ -85,9 +85,13 @@ def emulated_station(
 
 def run_demo(workdir: str | Path, *, orders: int = 40, keep: bool = False) -> int:
     from station.app import StationApp
+    from station.logs import log_to_file
 
     with emulated_station(workdir, orders=orders, keep=keep) as (config, demo):
+        log = log_to_file(config.database)
         StationApp(config, demo=demo).run()
     labels = sorted(Path(workdir, "labels").glob("*.zpl"))
-    print(f"demo finished: {len(labels)} label(s) printed to {Path(workdir, 'labels')}")
+    print(
+        f"demo finished: {len(labels)} label(s) printed to {Path(workdir, 'labels')}; log in {log}"
+    )
     return 0

@@ -145,7 +145,8 @@ async def test_clean_order_packs_labels_and_opens_the_next(station, devices):
     assert len(events(station, "item_scanned")) == 3
 
 
-async def test_wrong_item_and_over_scan_are_refused_and_not_counted(station, devices):
+async def test_wrong_item_and_over_scan_are_refused_and_not_counted(station, devices, caplog):
+    caplog.set_level("INFO")
     scale, scanner, printer, slips = devices
     app = StationApp(station)
     bells = []
@@ -166,6 +167,8 @@ async def test_wrong_item_and_over_scan_are_refused_and_not_counted(station, dev
         await pilot.press("f3")  # undo
         await wait_for(pilot, lambda: screen.order.units_scanned == 0, what="undo")
     assert len(bells) == 3
+    refusals = [r.getMessage() for r in caplog.records if r.getMessage().startswith("refused")]
+    assert len(refusals) == 3 and "Wrong item" in refusals[0]
     assert len(events(station, "item_scanned")) == 1
     assert len(events(station, "scan_undone")) == 1
 
