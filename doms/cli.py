@@ -16,6 +16,8 @@ import sys
 COMMAND_MODULES = [
     "station.cli",  # doms station, doms label, doms demo
     "drivers.cli",  # doms devices, doms emulate
+    "sync.cli",  # doms broker
+    "routing.cli",  # doms hub
 ]
 
 

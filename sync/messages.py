@@ -1,0 +1,148 @@
+"""Every message of protocol v1, as msgspec Structs, encoded as MessagePack.
+
+One tagged union (``Message``) covers all payloads, so one decoder validates any of them;
+a payload that does not decode, carries another protocol version or another tag is
+refused with :class:`Malformed` (and quarantined by the receiver). Payload dicts
+(``Event.data``, ``Change.data``) are kept as plain maps: their shape belongs to the event
+type, documented in ``sync/PROTOCOL.md``, and validated where it is applied.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from sync.topics import VERSION
+
+
+class _Msg(msgspec.Struct, tag_field="k", kw_only=True, omit_defaults=True):
+    v: int = VERSION
+
+
+# -- station -> hub ----------------------------------------------------------------------
+class Event(msgspec.Struct, array_like=True):
+    """One outbox row. ``seq`` is gapless per station from 1; (station, seq) is its identity;
+    ``id`` is a UUID kept for tracing."""
+
+    seq: int
+    id: str
+    type: str
+    at: str  # ISO 8601 UTC
+    data: dict[str, Any]
+
+
+class EventBatch(_Msg, tag="ev"):
+    station: str
+    events: list[Event]
+
+
+class StationStatus(_Msg, tag="st"):
+    """Retained on the station's status topic; the Will is the same with online=False.
+    ``bd_seq`` (birth/death sequence, as Sparkplug's bdSeq) pairs a Will with its birth."""
+
+    station: str
+    online: bool
+    bd_seq: int
+    at: str = ""
+    operator: str | None = None
+    screen: str | None = None
+    devices: dict[str, str] = msgspec.field(default_factory=dict)  # device -> "ok" or problem
+    outbox_depth: int = 0
+    last_sync_at: str | None = None
+    site_seq: int = 0
+    station_seq: int = 0
+
+
+class CatchUpRequest(_Msg, tag="cu"):
+    """Resend ``stream`` ("site" or "station") from ``from_seq`` (inclusive)."""
+
+    station: str
+    stream: str
+    from_seq: int
+
+
+class SnapshotRequest(_Msg, tag="sr"):
+    """A new or wiped station asks for the whole current state."""
+
+    station: str
+
+
+# -- hub -> station ----------------------------------------------------------------------
+class EventAck(_Msg, tag="ak"):
+    """The hub has applied every event of ``station`` up to ``applied_seq`` (high-water
+    mark). ``resend_from`` set: a gap was seen; send again from that seq."""
+
+    station: str
+    applied_seq: int
+    resend_from: int | None = None
+
+
+class Change(msgspec.Struct, array_like=True):
+    """One row of a hub stream: ``seq`` gapless per stream from 1."""
+
+    seq: int
+    type: str
+    data: dict[str, Any]
+
+
+class StreamBatch(_Msg, tag="sb"):
+    """Changes of one stream. ``stream`` is "site" or "station"; ``station`` names the
+    station for a station stream."""
+
+    stream: str
+    changes: list[Change]
+    station: str | None = None
+
+
+class Snapshot(_Msg, tag="sn"):
+    """The whole state a station needs, and the stream positions it reflects. Sent in
+    ``part`` of ``parts`` chunks; the station applies it when all parts have arrived."""
+
+    station: str
+    snapshot_id: str
+    part: int
+    parts: int
+    site_seq: int
+    station_seq: int
+    changes: list[Change]  # upserts that rebuild the replica, in order
+
+
+class HubStatus(_Msg, tag="hs"):
+    online: bool
+    bd_seq: int
+    at: str = ""
+
+
+Message = (
+    EventBatch
+    | StationStatus
+    | CatchUpRequest
+    | SnapshotRequest
+    | EventAck
+    | StreamBatch
+    | Snapshot
+    | HubStatus
+)
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(Message)
+
+
+class Malformed(ValueError):
+    """A payload that is not a valid v1 message; ``str()`` is the reason to quarantine."""
+
+
+def encode(message: Message) -> bytes:
+    return _encoder.encode(message)
+
+
+def decode(payload: bytes) -> Message:
+    """Decode and validate one payload. Raises Malformed with the reason."""
+    try:
+        message = _decoder.decode(payload)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise Malformed(f"undecodable: {exc}") from None
+    if message.v != VERSION:
+        raise Malformed(f"protocol version {message.v} not supported (this is v{VERSION})")
+    return message
