@@ -163,6 +163,7 @@ def open_slip_printer(url: str) -> SlipPrinter:
 
         emu = EscposPrinterEmulator().start()
         return _owning(open_slip_printer(emu.url), emu)
+    _escpos_cache()
     from escpos import printer as escpos_printer
 
     from drivers.slip_escpos import EscposSlipPrinter
@@ -195,6 +196,21 @@ def open_slip_printer(url: str) -> SlipPrinter:
     except (KeyError, ValueError) as exc:  # python-escpos: unknown profile name
         raise u.bad(f"python-escpos rejected it: {exc}") from exc
     raise u.bad(f"unknown scheme {u.scheme!r}")
+
+
+def _escpos_cache() -> None:
+    # python-escpos parses its capabilities YAML on import unless it finds a pickle in
+    # ESCPOS_CAPABILITIES_PICKLE_DIR, which defaults to a fresh mkdtemp() every start
+    # (~0.4 s and a stray /tmp folder each time). Give it a lasting cache folder.
+    import os
+    from pathlib import Path
+
+    folder = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "doms" / "escpos"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return
+    os.environ.setdefault("ESCPOS_CAPABILITIES_PICKLE_DIR", str(folder))
 
 
 _SUFFIX_NAMES = {"cr": b"\r", "lf": b"\n", "crlf": b"\r\n", "tab": b"\t"}

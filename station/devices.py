@@ -52,16 +52,12 @@ class DeviceHub:
             ("label", self.devices.label_printer, urls.open_label_printer),
             ("slip", self.devices.slip_printer, urls.open_slip_printer),
         ):
-            if not url:
-                continue
-            try:
-                printer = opener(url)
-            except DeviceError as exc:
-                self.on_status(f"{role}_printer", str(exc))
-                continue
-            worker = PrintWorker(self.db_path, role, printer, on_change=self.on_print)
-            worker.start()
-            self.printers[role] = worker
+            if url:
+                worker = PrintWorker(
+                    self.db_path, role, lambda o=opener, u=url: o(u), on_change=self.on_print
+                )
+                worker.start()
+                self.printers[role] = worker
 
     def wake_printers(self) -> None:
         for worker in self.printers.values():

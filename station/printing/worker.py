@@ -14,8 +14,8 @@ from pathlib import Path
 
 import msgspec
 
-from drivers.base import LabelPrinter, PrinterStatus, SlipDocument, SlipPrinter
-from drivers.errors import DeliveryUncertain, DeviceError
+from drivers.base import LabelPrinter, SlipDocument, SlipPrinter
+from drivers.errors import DeliveryUncertain, DeviceError, PrinterFault
 from station.printing import queue
 from station.store.db import open_db
 
@@ -31,13 +31,16 @@ class PrintWorker(threading.Thread):
         self,
         db_path: str | Path,
         role: str,
-        printer: LabelPrinter | SlipPrinter,
+        open_printer: Callable[[], LabelPrinter | SlipPrinter],
         on_change: Callable[[str, str | None], None] = lambda role, error: None,
     ) -> None:
         super().__init__(name=f"print-{role}", daemon=True)
         self.db_path = db_path
         self.role = role
-        self.printer = printer
+        # Opened on this thread: python-escpos takes a few hundred ms to import, which
+        # must not delay the first screen.
+        self.open_printer = open_printer
+        self.printer: LabelPrinter | SlipPrinter | None = None
         self.on_change = on_change
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -52,6 +55,11 @@ class PrintWorker(threading.Thread):
         self._wake.set()
 
     def run(self) -> None:
+        try:
+            self.printer = self.open_printer()
+        except DeviceError as exc:
+            self._report(str(exc))
+            return
         db = open_db(self.db_path)
         failures = 0
         try:
@@ -82,15 +90,11 @@ class PrintWorker(threading.Thread):
 
     def _print_one(self, db, job: queue.Job) -> str | None:
         who = "Label printer" if self.role == "label" else "Slip printer"
-        status: PrinterStatus = self.printer.status()
-        if not status.ready:
-            error = f"{who} {status.describe()}. Job waits and prints when it is ready."
-            queue.mark_waiting(db, job.job_id, error)
-            log.warning("job %s waiting: %s", job.job_id, status)
-            return error
         if not queue.mark_sending(db, job.job_id):
             return None  # cancelled while we looked
         try:
+            # The driver asks the printer first (ZPL ~HS, ESC/POS DLE EOT) and raises
+            # PrinterFault without sending when it is out of paper, open or paused.
             if self.role == "label":
                 self.printer.send(job.payload)  # type: ignore[union-attr]
             else:
@@ -101,8 +105,13 @@ class PrintWorker(threading.Thread):
             queue.mark_uncertain(db, job.job_id, error)
             log.error("job %s uncertain: %s", job.job_id, exc)
             return error
+        except PrinterFault as exc:
+            error = f"{exc} The job waits and prints when the printer is ready."
+            queue.mark_waiting(db, job.job_id, error)
+            log.warning("job %s waiting: %s", job.job_id, exc)
+            return error
         except DeviceError as exc:
-            error = f"{who}: {exc}. Job waits and is retried."
+            error = f"{who}: {exc}. The job waits and is retried."
             queue.mark_waiting(db, job.job_id, error)
             log.warning("job %s not sent: %s", job.job_id, exc)
             return error
