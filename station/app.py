@@ -1,4 +1,5 @@
-"""The packing-station app: owns the database, the packing service and the devices.
+"""The packing-station app: owns the database, the packing service, the devices and,
+when ``[sync]`` is enabled, the sync client.
 
 Screens do the talking to the packer; this class only wires device threads to screens,
 tracks who is logged in, and locks the station when it is left idle.
@@ -6,9 +7,10 @@ tracks who is logged in, and locks the station when it is left idle.
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from textual.app import App
 from textual.binding import Binding
@@ -16,13 +18,16 @@ from textual.css.query import NoMatches
 from textual.events import Event, Key
 
 from drivers.base import Scan, Weight
-from station.config import StationConfig
+from station.config import StationConfig, broker_settings
 from station.devices import DeviceHub
 from station.messages import DeviceStatus, PrintQueueChanged, ScaleReading, ScanArrived
 from station.packing.operators import Operator
 from station.packing.service import PackingService
 from station.printing import queue
 from station.store.db import open_db
+
+if TYPE_CHECKING:
+    from sync.station import StationSync, SyncState
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +75,17 @@ class StationApp(App[None]):
         self._start_devices = devices
         self._exit_after_first_screen = exit_after_first_screen
         self.sub_title = config.station_id
+        # The sync client (Toolong's pattern: made here, started on mount, stopped on
+        # unmount). Its threads read presence from a dict this thread replaces.
+        self.sync: StationSync | None = None
+        self._presence: dict[str, Any] = {}
+        self._sync_changes = 0
+        if config.sync.enabled:
+            from sync.station import StationSync
+
+            self.sync = StationSync(
+                config.database, config, broker_settings(config), lambda: self._presence
+            )
 
     # -- life cycle ---------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -82,10 +98,19 @@ class StationApp(App[None]):
             self.hub.start()
         self.push_screen(LoginScreen())
         self.set_interval(1.0, self._check_idle)
+        if self.sync is not None:
+            self._presence = self._presence_now()
+            self.sync.start()
+            self.set_interval(1.0, self._sync_tick)
+        # Objects alive now live for the whole run: freezing them keeps full garbage
+        # collections (tens of ms) off the scan path.
+        self.call_after_refresh(gc.freeze)
         if self._exit_after_first_screen:  # start-up benchmark and smoke tests
             self.call_after_refresh(self.exit)
 
     def on_unmount(self) -> None:
+        if self.sync is not None:
+            self.sync.stop()
         self.hub.stop()
         self.db.close()
 
@@ -97,6 +122,7 @@ class StationApp(App[None]):
         self.service.log_in(operator)
         self.sub_title = f"{operator.name} ({operator.role}) · {self.config.station_id}"
         self.switch_screen(PackScreen())
+        self.call_after_refresh(gc.freeze)
 
     def log_out(self, reason: str = "logout") -> None:
         from station.screens.login import LoginScreen
@@ -171,6 +197,49 @@ class StationApp(App[None]):
     def print_jobs_queued(self) -> None:
         self.hub.wake_printers()
         self._forward("print_queue_changed")
+
+    # -- sync ---------------------------------------------------------------------------
+    def _sync_tick(self) -> None:
+        """Every second: hand presence to the sync client, the sync state to the screens
+        (``sync_status``), and tell them when hub changes landed (``sync_changed``)."""
+        assert self.sync is not None
+        self._presence = self._presence_now()
+        state = self.sync.state()
+        self._forward("sync_status", state)
+        if state.changes_applied != self._sync_changes:
+            self._sync_changes = state.changes_applied
+            self._forward("sync_changed")
+
+    def sync_state(self) -> SyncState | None:
+        """The sync client's state, None when sync is off."""
+        return None if self.sync is None else self.sync.state()
+
+    def _presence_now(self) -> dict[str, Any]:
+        devices = {
+            name: "ok"
+            for name in ("scale", "scanner", "label_printer", "slip_printer")
+            if getattr(self.config.devices, name)
+        }
+        devices.update(self.device_problems)
+        devices.update({f"{role}_printer": e for role, e in self.printer_errors.items()})
+        screen = type(self.screen).__name__ if self.screen_stack else None
+        return {
+            "operator": self.operator.badge if self.operator else None,
+            "screen": screen.removesuffix("Screen").lower() if screen else None,
+            "devices": devices,
+        }
+
+    def hub_stock(self, skus: list[str]) -> list[tuple[str, int | None]]:
+        """Units available per SKU as the hub last said (None: not heard), in order."""
+        if not skus:
+            return []
+        marks = ", ".join("?" * len(skus))
+        known = dict(
+            self.db.execute(
+                f"SELECT sku, available FROM stock WHERE sku IN ({marks})", skus
+            ).fetchall()
+        )
+        return [(sku, known.get(sku)) for sku in skus]
 
 
 def reading_text(weight: Weight | None) -> str:

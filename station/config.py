@@ -16,14 +16,30 @@ Example (``station.toml``)::
     weight_tolerance_pct = 5.0
     weight_tolerance_min_g = 30.0
     short_policy = "hold"  # or "ship_partial"
+
+    [sync]                 # off by default: a station without a hub works on its own
+    enabled = true
+    host = "10.0.0.2"
+    port = 8883
+    username = "WH1-PACK-01"               # empty: the station id
+    password_file = "/etc/doms/WH1-PACK-01.password"   # mode 0600, or the station refuses
+    tls_ca = "/etc/doms/ca.crt"            # TLS on when set
+    keep_delivered_days = 7.0              # delivered events are pruned after this
+    reconnect_max_s = 30.0                 # cap of the reconnect backoff
 """
 
 from __future__ import annotations
 
+import os
+import stat
 import tomllib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
+
+if TYPE_CHECKING:
+    from sync.mqtt import BrokerSettings
 
 
 class Devices(msgspec.Struct, forbid_unknown_fields=True):
@@ -74,6 +90,19 @@ class Identifiers(msgspec.Struct, forbid_unknown_fields=True):
     block_size: int = 100_000
 
 
+class Sync(msgspec.Struct, forbid_unknown_fields=True):
+    """How the station reaches its site's broker (``sync/PROTOCOL.md``)."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 1883
+    username: str = ""  # empty: the station id (one broker user per station)
+    password_file: str = ""  # the password alone, in a file only its owner can read
+    tls_ca: str = ""  # CA certificate: TLS on when set
+    keep_delivered_days: float = 7.0  # delivered outbox rows are pruned after this
+    reconnect_max_s: float = 30.0  # cap of the reconnect backoff
+
+
 class StationConfig(msgspec.Struct, forbid_unknown_fields=True):
     station_id: str = "WH1-PACK-01"
     site: str = "WH1"
@@ -85,6 +114,7 @@ class StationConfig(msgspec.Struct, forbid_unknown_fields=True):
     login: Login = msgspec.field(default_factory=Login)
     ship_from: ShipFrom = msgspec.field(default_factory=ShipFrom)
     identifiers: Identifiers = msgspec.field(default_factory=Identifiers)
+    sync: Sync = msgspec.field(default_factory=Sync)
 
     @property
     def separator_chars(self) -> tuple[str, ...]:
@@ -112,4 +142,49 @@ def load_config(path: str | Path | None) -> StationConfig:
         raise ConfigError(f"{p}: {exc}") from exc
     if config.packing.short_policy not in ("hold", "ship_partial"):
         raise ConfigError(f"{p}: packing.short_policy must be 'hold' or 'ship_partial'")
+    if config.sync.enabled and config.sync.password_file:
+        read_password_file(config.sync.password_file)
     return config
+
+
+def read_password_file(path: str | Path) -> str:
+    """Return the broker password kept in ``path`` (its first line).
+
+    Raises ConfigError when the file cannot be read, is empty, or is readable by other
+    users (``mode & 0o004``): the station refuses to start with a plaintext password in
+    a world-readable file.
+    """
+    p = Path(path)
+    try:
+        mode = p.stat().st_mode
+        if mode & stat.S_IROTH:
+            raise ConfigError(
+                f"{p}: the broker password file is readable by every user (mode "
+                f"{stat.S_IMODE(mode):04o}). The station refuses to start with a plaintext "
+                f"password in a world-readable file: chmod 600 {p}"
+            )
+        lines = p.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read the broker password file: {exc.strerror}") from exc
+    password = lines[0].strip() if lines else ""
+    if not password:
+        raise ConfigError(f"{p}: the broker password file is empty")
+    return password
+
+
+def broker_settings(config: StationConfig) -> BrokerSettings:
+    """The broker connection of ``config.sync``: username defaults to the station id,
+    the password comes from ``password_file``. Raises ConfigError as
+    :func:`read_password_file` does."""
+    from sync.mqtt import BrokerSettings
+
+    sync = config.sync
+    return BrokerSettings(
+        host=sync.host,
+        port=sync.port,
+        username=sync.username or config.station_id,
+        password=read_password_file(sync.password_file) if sync.password_file else None,
+        tls_ca=os.path.expanduser(sync.tls_ca) if sync.tls_ca else None,
+        backoff_max=max(sync.reconnect_max_s, 0.1),
+        backoff_min=min(0.5, max(sync.reconnect_max_s, 0.1)),
+    )

@@ -21,6 +21,7 @@ from station.packing.errors import Refused
 from station.packing.model import OrderView, PackageView, load_order
 from station.packing.operators import Operator
 from station.packing.weighing import WeightCheck, check_weight
+from station.store.db import tx
 from station.store.outbox import now_iso, record_event
 
 SHORT_REASONS = ("missing", "damaged", "wrong_item_picked", "other")
@@ -55,11 +56,11 @@ class PackingService:
         return record_event(self.db, self.station_id, type_, payload)
 
     def log_in(self, operator: Operator) -> None:
-        with self.db.atomic():
+        with tx(self.db):
             self._event("operator_logged_in", operator, role=operator.role)
 
     def log_out(self, operator: Operator, reason: str = "logout") -> None:
-        with self.db.atomic():
+        with tx(self.db):
             self._event("operator_logged_out", operator, reason=reason)
 
     # -- the queue ----------------------------------------------------------------------
@@ -101,7 +102,7 @@ class PackingService:
                 f"Order {order.order_ref} is on hold ({order.hold_reason}). Give it to your lead.",
                 kind="order_state",
             )
-        with self.db.atomic():
+        with tx(self.db):
             if order.status == "assigned":
                 self.db.execute(
                     "UPDATE orders SET status = 'packing' WHERE order_id = ?", [order_id]
@@ -131,6 +132,13 @@ class PackingService:
         """
         sku, units = self._match_sku(scan)
         order = self.view(order_id)
+        if order.status != "packing":
+            # e.g. cancelled by the hub a moment ago, or put on hold
+            raise Refused(
+                f"Order {order.order_ref} is {order.status.replace('_', ' ')}: "
+                "it cannot take items now.",
+                kind="order_state",
+            )
         lines = [line for line in order.lines if line.sku == sku]
         if not lines:
             name = self._sku_name(sku)
@@ -159,7 +167,7 @@ class PackingService:
         package = order.current_package
         if package.status != "open":
             raise Refused("The current package is already closed.", kind="package")
-        with self.db.atomic():
+        with tx(self.db):
             self.db.execute(
                 "INSERT INTO scans (order_id, line_id, package_id, qty, raw, lot, expiry, "
                 "serial, operator, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -267,7 +275,7 @@ class PackingService:
         scan_id, qty, name, line_no, package_status, package_id = row
         if package_status == "labelled":
             raise Refused("That parcel is already labelled: void the label first.", kind="undo")
-        with self.db.atomic():
+        with tx(self.db):
             self.db.execute("UPDATE scans SET undone = 1 WHERE scan_id = ?", [scan_id])
             # The contents changed: a reading taken before no longer counts.
             self.db.execute(
@@ -301,7 +309,7 @@ class PackingService:
             raise Refused(
                 f"{line.name}: {line.remaining} can be marked short, not {qty}.", kind="short"
             )
-        with self.db.atomic():
+        with tx(self.db):
             self.db.execute(
                 "UPDATE order_lines SET qty_short = qty_short + ?, short_reason = ? "
                 "WHERE line_id = ?",
@@ -344,7 +352,7 @@ class PackingService:
                 f"Package {current.package_no} is still empty: fill it first.", kind="package"
             )
         number = max(p.package_no for p in order.packages) + 1
-        with self.db.atomic():
+        with tx(self.db):
             self._insert_package(order_id, number)
             self._event("package_opened", operator, order_id=order_id, package_no=number)
         return self.view(order_id).current_package
@@ -369,7 +377,7 @@ class PackingService:
             )
         line = order.line(line_id)
         left = qty
-        with self.db.atomic():
+        with tx(self.db):
             for scan_id, scan_qty, _ in rows:
                 if left == 0:
                     break
@@ -434,7 +442,7 @@ class PackingService:
         package = self.view(order_id).package(package_id)
         if package.status == "labelled":
             raise Refused("That parcel is already labelled: void the label first.", kind="carton")
-        with self.db.atomic():
+        with tx(self.db):
             # A new carton changes the expected weight: any earlier reading no longer counts.
             self.db.execute(
                 "UPDATE packages SET carton_code = ?, status = CASE WHEN status = 'weighed' "
@@ -487,7 +495,7 @@ class PackingService:
             self.config.packing.weight_tolerance_pct,
             self.config.packing.weight_tolerance_min_g,
         )
-        with self.db.atomic():
+        with tx(self.db):
             self.db.execute(
                 "UPDATE packages SET status = 'weighed', weight_g = ?, expected_g = ?, "
                 "weight_ok = ?, override_by = NULL WHERE package_id = ?",
@@ -525,7 +533,7 @@ class PackingService:
             self.config.packing.weight_tolerance_pct,
             self.config.packing.weight_tolerance_min_g,
         )
-        with self.db.atomic():
+        with tx(self.db):
             self.db.execute(
                 "UPDATE packages SET override_by = ? WHERE package_id = ?", [lead.badge, package_id]
             )
@@ -583,7 +591,7 @@ class PackingService:
         package = self.view(order_id).package(package_id)
         if package.status != "labelled":
             raise Refused("That parcel has no label yet.", kind="reprint")
-        with self.db.atomic():
+        with tx(self.db):
             labelling.requeue_label(self.db, package_id)
             self._event(
                 "label_reprinted",
@@ -601,7 +609,7 @@ class PackingService:
         package = order.package(package_id)
         if package.status != "labelled":
             raise Refused("That parcel has no label to void.", kind="void")
-        with self.db.atomic():
+        with tx(self.db):
             labelling.cancel_jobs(self.db, package_id)
             self.db.execute(
                 "UPDATE packages SET status = 'open', sscc = NULL, tracking_number = NULL, "

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
+from station.store.db import tx
 from station.store.outbox import now_iso
 
 
@@ -45,7 +46,7 @@ def enqueue(
 ) -> int:
     """Add a job; inside the caller's transaction when there is one."""
     now = now_iso()
-    with db.atomic():
+    with tx(db):
         cur = db.execute(
             "INSERT INTO print_jobs (printer, kind, order_id, package_id, payload, created_at, "
             "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -72,7 +73,7 @@ def _set(
     bump: int = 0,
 ) -> bool:
     marks = ",".join("?" * len(only_from))
-    with db.atomic():
+    with tx(db):
         cur = db.execute(
             f"UPDATE print_jobs SET status = ?, last_error = ?, updated_at = ?, "
             f"attempts = attempts + ? WHERE job_id = ? AND status IN ({marks})",
@@ -101,7 +102,7 @@ def mark_uncertain(db: sqlite_utils.Database, job_id: int, error: str) -> None:
 
 def recover(db: sqlite_utils.Database) -> int:
     """At start-up: jobs left in ``sending`` by a crash become ``uncertain``. Returns how many."""
-    with db.atomic():
+    with tx(db):
         cur = db.execute(
             "UPDATE print_jobs SET status = 'uncertain', updated_at = ?, last_error = "
             "'station stopped while sending: check whether it printed' WHERE status = 'sending'",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import ComposeResult
@@ -27,7 +28,10 @@ from station.printing import queue
 from station.store.outbox import outbox_depth
 from station.widgets.order import OrderHeader, OrderLines
 from station.widgets.scan_input import ScanInput
-from station.widgets.side import DeviceBar, PackagesPanel, WeighPanel
+from station.widgets.side import DeviceBar, PackagesPanel, SyncBar, WeighPanel
+
+if TYPE_CHECKING:
+    from sync.station import SyncState
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +68,7 @@ class PackScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
+        yield SyncBar(id="sync-bar")
         yield DeviceBar(id="devices")
         with Horizontal(id="main"):
             with Vertical(id="order-pane"):
@@ -80,8 +85,12 @@ class PackScreen(Screen[None]):
         packing = self.app.config.packing
         self.capture = StableCapture(hold_s=packing.stable_hold_s, min_g=packing.min_capture_g)
         self.ready = True
+        self.query_one(SyncBar).display = self.app.sync is not None
         self.open_next()
         self.query_one(ScanInput).focus()
+        state = self.app.sync_state()
+        if state is not None:
+            self.sync_status(state)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action.startswith("demo_"):
@@ -91,7 +100,7 @@ class PackScreen(Screen[None]):
     # -- feedback -----------------------------------------------------------------------
     def say(self, text: str, style: str = "ok") -> None:
         message = self.query_one("#message", Static)
-        message.update(text)
+        message.update(text, layout=False)
         for cls in ("ok", "bad", "info"):
             message.set_class(cls == style, cls)
         if style == "bad":
@@ -122,13 +131,60 @@ class PackScreen(Screen[None]):
             return
         app = self.app
         jobs = len(queue.open_jobs(app.db))
+        state = app.sync_state()
+        stock = None
+        if state is not None:
+            skus = list(dict.fromkeys(ln.sku for ln in self.order.lines)) if self.order else []
+            stock = app.hub_stock(skus)
         self.query_one(DeviceBar).show(
             app.device_problems,
             app.printer_errors,
             jobs,
             app.service.queue_depth(),
             outbox_depth(app.db),
+            stock=stock,
+            hub_heard=state.last_hub_contact_at if state is not None else None,
         )
+
+    # -- sync: the status line, and orders that the hub assigned or cancelled -----------
+    def sync_status(self, state: SyncState) -> None:
+        """Every second, from the app: the sync line and the DeviceBar's hub line."""
+        if not self.ready:
+            return
+        note = "waiting for the catalogue" if state.waiting_for_catalogue else None
+        self.query_one(SyncBar).show(
+            state.online,
+            state.outbox_depth,
+            state.last_hub_contact_at,
+            state.hub_online,
+            note,
+        )
+        self.devices_changed()
+
+    def sync_changed(self) -> None:
+        """Hub changes landed: a new order opens by itself when none is open; an open
+        order the hub cancelled is closed with words for the packer."""
+        if not self.ready:
+            return
+        order = self.order
+        if (
+            order is not None
+            and order.status != "cancelled"
+            and self.app.service.view(order.order_id).status == "cancelled"
+        ):
+            self.open_next()
+            self.say(
+                f"{order.order_ref} was CANCELLED by the hub: stop packing it and give it "
+                "to your lead.",
+                "bad",
+            )
+            return
+        # Only when there is one to open: stock levels land every few seconds and must
+        # not overwrite what the screen is telling the packer.
+        if self.order is None and self.app.screen is self and self.app.service.next_order():
+            self.open_next()
+        else:
+            self.refresh_view()
 
     def print_queue_changed(self) -> None:
         self.devices_changed()

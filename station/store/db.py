@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import sqlite_utils
@@ -33,3 +35,24 @@ def open_db(path: str | Path, *, synchronous: str = "FULL") -> sqlite_utils.Data
 def integrity_ok(db: sqlite_utils.Database) -> bool:
     """True when ``PRAGMA integrity_check`` reports ``ok``."""
     return db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+@contextlib.contextmanager
+def tx(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """A write transaction that takes the write lock at once (``BEGIN IMMEDIATE``).
+
+    A deferred ``BEGIN`` that reads before it writes fails at once with "database is
+    locked" when another thread (print worker, sync) committed in between, without
+    waiting for the busy timeout. Nested use becomes a savepoint, as ``db.atomic()``.
+    """
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.rollback()
+        raise
+    db.execute("COMMIT")

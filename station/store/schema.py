@@ -159,6 +159,40 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     )
 
 
+@migration
+def m002_sync(db: sqlite_utils.Database) -> None:
+    _script(
+        db,
+        """
+        -- High-water mark of each hub stream applied here (PROTOCOL.md, "Hub -> station").
+        CREATE TABLE sync_marks (
+            stream TEXT PRIMARY KEY CHECK (stream IN ('site', 'station')),
+            seq INTEGER NOT NULL DEFAULT 0
+        );
+        INSERT INTO sync_marks (stream, seq) VALUES ('site', 0), ('station', 0);
+        -- Small durable facts of the sync client: bd_seq, last_ack_at, last_hub_contact_at.
+        CREATE TABLE sync_state (key TEXT PRIMARY KEY, value TEXT);
+        -- What a receiver refused (undecodable, wrong version or topic, foreign station,
+        -- a change it cannot apply), kept for a person to look at.
+        CREATE TABLE quarantine (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            topic TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            payload BLOB
+        );
+        -- Stock levels as the hub last sent them (the ledger lives at the hub). No foreign
+        -- key: a level may arrive before its SKU.
+        CREATE TABLE stock (
+            sku TEXT PRIMARY KEY,
+            on_hand INTEGER NOT NULL,
+            available INTEGER NOT NULL,
+            at TEXT
+        );
+        """,
+    )
+
+
 def _script(db: sqlite_utils.Database, sql: str) -> None:
     # executescript() would COMMIT first and break the migration's transaction, so the
     # script is run statement by statement instead.
