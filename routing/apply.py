@@ -1,0 +1,279 @@
+"""What station events do to the hub, applied exactly once (sync/PROTOCOL.md).
+
+:func:`receive_events` is the hub side of the event protocol for one batch: per station a
+high-water mark ``applied_seq``; an event at ``applied_seq + 1`` is applied (inbox row,
+effect, new mark), one at or below it is a duplicate and ignored, one beyond it is a gap
+and stops the batch. The whole batch is one transaction, committed before the caller
+acknowledges it: a crash mid-batch rolls all of it back and the station sends it again.
+
+:func:`apply_event` is the effect of one event, a function of (db, site, station, seq,
+type, data) run inside the caller's transaction:
+
+* ``order_packed``: status ``packed``, one shipment row per package, and per line a
+  ``ship`` movement of what was scanned (ordered minus short, the event's ``short`` list
+  being the station's final word) with the line's reservation released;
+* ``line_short``: the line's ``qty_short`` grows and a ``short`` movement of -qty is
+  recorded. A short pick means stock the hub believed was on the shelf is not there, so
+  on hand must drop now (for every reason, ``damaged`` and ``wrong_item_picked`` included:
+  a count corrects the ledger later with an ``adjustment``); its reservation is released,
+  so ``available`` does not move twice;
+* ``order_held``: status ``on_hold`` with the reason (stock stays reserved);
+* ``label_voided`` of a packed order: its shipment row goes, the order is back in
+  ``packing``, the ship movements are reversed and the stock reserved again, each with
+  the void event's own refs;
+* any other type, known or not: recorded in the inbox only.
+
+Movements are written by :func:`routing.feed.settle_order`, as differences from what the
+ledger already holds for each order line, with refs ``<station>:<seq>/<line_no>``.
+
+An effect that cannot apply (unknown order, an order of another station, data of the wrong
+shape) is refused with :class:`EventRejected`: the event still takes its place in the
+sequence, with the reason in ``inbox.error``, because a station's event is a fact that
+already happened and holding back every later one would stop the station's sync for good.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import sqlite_utils
+
+from routing.feed import ensure_station, publish_stock, settle_order
+from routing.store import now_iso, transaction
+
+log = logging.getLogger(__name__)
+
+
+class EventRejected(ValueError):
+    """The event's effect cannot be applied; ``str()`` says why (kept in the inbox)."""
+
+
+class EventLike(Protocol):
+    """What :func:`receive_events` needs of an event (``sync.messages.Event`` has it)."""
+
+    seq: int
+    id: str
+    type: str
+    at: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """The outcome of one batch: what to acknowledge and what happened."""
+
+    applied_seq: int  # the station's high-water mark after the batch
+    resend_from: int | None  # set when a gap stopped the batch
+    applied: int = 0
+    duplicates: int = 0
+    rejected: int = 0  # applied in sequence, effect refused (inbox.error)
+
+
+def applied_seq(db: sqlite_utils.Database, station: str) -> int:
+    """The station's high-water mark (0 before its first event)."""
+    row = db.execute("SELECT applied_seq FROM sync_marks WHERE station = ?", [station]).fetchone()
+    return row[0] if row else 0
+
+
+def receive_events(
+    db: sqlite_utils.Database, site: str, station: str, events: Iterable[EventLike]
+) -> Receipt:
+    """Apply a batch of ``station``'s events in one transaction; return the Receipt.
+
+    Events are taken in seq order, so a batch reordered in transit still applies. The
+    SKUs the batch moved get one ``stock_level`` change each on the site stream. Raises
+    ValueError when ``station`` is registered at another site, sqlite3.OperationalError
+    when the database fails; either way nothing is applied, the caller sends no ack and
+    the station sends again."""
+    applied = duplicates = rejected = 0
+    resend_from = None
+    moved: set[str] = set()
+    with transaction(db):
+        ensure_station(db, site, station)
+        mark = applied_seq(db, station)
+        now = now_iso()
+        for event in sorted(events, key=lambda e: e.seq):
+            if event.seq <= mark:
+                duplicates += 1
+                continue
+            if event.seq > mark + 1:
+                resend_from = mark + 1
+                break
+            error = _apply_isolated(db, site, station, event, moved)
+            rejected += error is not None
+            db.execute(
+                "INSERT INTO inbox (station, seq, event_id, type, data, at, applied_at, error) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    station, event.seq, event.id, event.type,
+                    json.dumps(event.data, ensure_ascii=False), event.at, now, error,
+                ],
+            )  # fmt: skip
+            mark = event.seq
+            applied += 1
+        # One stock level per SKU the batch moved (a refused event may leave an extra
+        # SKU here: its level is simply restated).
+        publish_stock(db, site, moved)
+        if applied:
+            db.execute(
+                "INSERT INTO sync_marks (station, applied_seq, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(station) DO UPDATE SET applied_seq = excluded.applied_seq, "
+                "updated_at = excluded.updated_at",
+                [station, mark, now],
+            )
+    return Receipt(mark, resend_from, applied, duplicates, rejected)
+
+
+def _apply_isolated(
+    db: sqlite_utils.Database, site: str, station: str, event: EventLike, moved: set[str]
+) -> str | None:
+    # A savepoint per event: a refused effect leaves no half of itself behind, and the
+    # batch goes on. Database failures (OperationalError) are not refusals: they abort.
+    db.execute("SAVEPOINT event")
+    try:
+        apply_event(db, site, station, event.seq, event.type, event.data, at=event.at, moved=moved)
+    except (EventRejected, KeyError, TypeError, ValueError, sqlite3.IntegrityError) as exc:
+        db.execute("ROLLBACK TO SAVEPOINT event")
+        db.execute("RELEASE SAVEPOINT event")
+        reason = str(exc) if isinstance(exc, EventRejected) else f"{type(exc).__name__}: {exc}"
+        log.warning("%s event %s (%s) refused: %s", station, event.seq, event.type, reason)
+        return reason
+    db.execute("RELEASE SAVEPOINT event")
+    return None
+
+
+def apply_event(
+    db: sqlite_utils.Database,
+    site: str,
+    station: str,
+    seq: int,
+    type_: str,
+    data: dict[str, Any],
+    *,
+    at: str | None = None,
+    moved: set[str] | None = None,
+) -> None:
+    """Apply the effect of one event to hub state, in the caller's transaction. Types
+    without an effect do nothing. The SKUs whose stock moved get their ``stock_level``
+    change now, or are added to ``moved`` for the caller to publish. Raises
+    EventRejected (or KeyError/TypeError/ValueError for data of the wrong shape) when the
+    effect cannot apply."""
+    handler = HANDLERS.get(type_)
+    if handler is not None:
+        handler(_Ctx(db, site, station, f"{station}:{seq}", at or now_iso(), moved), data)
+
+
+@dataclass(frozen=True, slots=True)
+class _Ctx:
+    db: sqlite_utils.Database
+    site: str
+    station: str
+    ref: str  # "<station>:<seq>": the cause named by every movement of this event
+    at: str
+    moved: set[str] | None
+
+    def order(self, data: dict[str, Any]) -> tuple[str, str]:
+        """``(order_id, status)`` of the event's order; refused when it is unknown here
+        or belongs to another station (a station may not speak for another)."""
+        order_id = data["order_id"]
+        row = self.db.execute(
+            "SELECT status, station FROM orders WHERE order_id = ?", [order_id]
+        ).fetchone()
+        if row is None:
+            raise EventRejected(f"unknown order {order_id!r}")
+        if row[1] != self.station:
+            raise EventRejected(f"order {order_id} is assigned to {row[1]}, not {self.station}")
+        return order_id, row[0]
+
+    def settle(self, order_id: str) -> None:
+        settle_order(self.db, order_id, self.ref, self.at, moved=self.moved)
+
+
+def _order_packed(ctx: _Ctx, data: dict[str, Any]) -> None:
+    order_id, _ = ctx.order(data)
+    # The station's final word on what is missing (cumulative per line), when it says.
+    for short in data.get("short") or []:
+        ctx.db.execute(
+            "UPDATE order_lines SET qty_short = min(qty, ?) WHERE order_id = ? AND line_no = ?",
+            [int(short["qty"]), order_id, int(short["line_no"])],
+        )
+    ctx.db.execute(
+        "UPDATE orders SET status = 'packed', packed_at = ?, hold_reason = NULL WHERE order_id = ?",
+        [ctx.at, order_id],
+    )
+    # The packages of the last order_packed are the shipment (a repack after a void
+    # lists them all again).
+    ctx.db.execute("DELETE FROM shipments WHERE order_id = ?", [order_id])
+    for p in data["packages"]:
+        ctx.db.execute(
+            "INSERT INTO shipments (order_id, package_no, station, sscc, tracking, carton, "
+            "grams, packed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                order_id, int(p["package_no"]), ctx.station, p.get("sscc"), p.get("tracking"),
+                p.get("carton"), p.get("grams"), ctx.at,
+            ],
+        )  # fmt: skip
+    ctx.settle(order_id)
+
+
+def _line_short(ctx: _Ctx, data: dict[str, Any]) -> None:
+    order_id, _ = ctx.order(data)
+    line_no, qty = int(data["line_no"]), int(data["qty"])
+    row = ctx.db.execute(
+        "SELECT sku FROM order_lines WHERE order_id = ? AND line_no = ?", [order_id, line_no]
+    ).fetchone()
+    if row is None:
+        raise EventRejected(f"order {order_id} has no line {line_no}")
+    if data.get("sku") not in (None, row[0]):
+        raise EventRejected(f"line {line_no} of {order_id} is {row[0]}, not {data['sku']}")
+    if qty < 1:
+        raise EventRejected(f"short quantity {qty} is not positive")
+    ctx.db.execute(
+        "UPDATE order_lines SET qty_short = min(qty, qty_short + ?), short_reason = ? "
+        "WHERE order_id = ? AND line_no = ?",
+        [qty, data.get("reason"), order_id, line_no],
+    )
+    ctx.settle(order_id)
+
+
+def _order_held(ctx: _Ctx, data: dict[str, Any]) -> None:
+    order_id, status = ctx.order(data)
+    if status in ("packed", "cancelled"):
+        return  # a late hold changes nothing once the order is done or cancelled
+    ctx.db.execute(
+        "UPDATE orders SET status = 'on_hold', hold_reason = ? WHERE order_id = ?",
+        [data.get("reason"), order_id],
+    )
+
+
+def _label_voided(ctx: _Ctx, data: dict[str, Any]) -> None:
+    order_id, status = ctx.order(data)
+    if status != "packed":
+        return  # a label voided before the order was packed: no shipment yet
+    ctx.db.execute(
+        "DELETE FROM shipments WHERE order_id = ? AND package_no = ?",
+        [order_id, int(data["package_no"])],
+    )
+    ctx.db.execute(
+        "UPDATE orders SET status = 'packing', packed_at = NULL WHERE order_id = ?", [order_id]
+    )
+    ctx.settle(order_id)
+
+
+HANDLERS: dict[str, Callable[[_Ctx, dict[str, Any]], None]] = {
+    "order_packed": _order_packed,
+    "line_short": _line_short,
+    "order_held": _order_held,
+    "label_voided": _label_voided,
+}
+# Recorded in the inbox, no hub effect (yet): listed so that "known" is written down.
+RECORDED_ONLY = (
+    "operator_logged_in", "operator_logged_out", "order_opened", "item_scanned",
+    "scan_undone", "package_opened", "units_moved", "carton_chosen", "package_weighed",
+    "weight_overridden", "label_queued", "label_reprinted",
+)  # fmt: skip

@@ -1,0 +1,414 @@
+"""The hub's write API: every change a station must know goes into a stream in the same
+transaction as the change itself (the hub's transactional outbox).
+
+Streams are gapless per key from 1: ``site:<site>`` carries the catalogue, cartons,
+operators and stock levels; ``station:<id>`` the orders assigned to that station. Whoever
+writes them (the hub process or another one, e.g. ``doms hub init``), ``sync.hub`` publishes
+them. Change ``data`` shapes (normative for stations):
+
+* ``sku_upserted`` / ``barcode_upserted`` / ``carton_upserted`` / ``operator_upserted``:
+  the row, column for column as in the station's table of the same name;
+* ``stock_level``: ``{sku, on_hand, available, at}``;
+* ``order_assigned``: the station's ``orders`` columns (``ship_to`` as a map, not JSON
+  text) plus ``status``, ``hold_reason`` and ``lines: [{line_no, sku, qty, qty_short,
+  short_reason}]``;
+* ``order_cancelled``: ``{order_id, reason, at}``.
+
+Each write function opens its own :func:`routing.store.transaction` (a savepoint when the
+caller already has one) and raises ValueError for bad input, changing nothing; the two
+building blocks that ``routing.apply`` runs inside its own transaction, :func:`settle_order`
+and :func:`publish_stock`, say so.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from typing import Any
+
+import sqlite_utils
+
+from routing.store import (
+    MOVEMENT_KINDS,
+    OPEN_STATUSES,
+    now_iso,
+    site_key,
+    station_key,
+    stock,
+    stock_levels,
+    stream_head,
+    transaction,
+)
+
+SKU_COLUMNS = (
+    "sku", "name", "gtin", "weight_g", "length_mm", "width_mm", "height_mm", "tracking",
+    "qty_keyable",
+)  # fmt: skip
+BARCODE_COLUMNS = ("code", "sku", "units", "kind")
+CARTON_COLUMNS = ("code", "name", "length_mm", "width_mm", "height_mm", "tare_g", "max_weight_g")
+OPERATOR_COLUMNS = ("badge", "name", "role", "pin_hash", "active")
+ORDER_COLUMNS = (
+    "order_id", "order_ref", "channel", "tote", "pick_list", "ship_by", "priority", "ship_to",
+    "carrier", "service", "assigned_at",
+)  # fmt: skip
+_REQUIRED = {"order_id", "order_ref", "ship_by", "ship_to", "carrier", "service"}
+
+
+# -- streams -------------------------------------------------------------------------------
+def append_change(db: sqlite_utils.Database, key: str, type_: str, data: dict[str, Any]) -> int:
+    """Append one change to stream ``key``; return its seq (head + 1)."""
+    with transaction(db):
+        return _append(db, key, type_, data)
+
+
+def _append(db: sqlite_utils.Database, key: str, type_: str, data: dict[str, Any]) -> int:
+    # No savepoint of its own: for callers already inside a transaction (or an event's
+    # savepoint) that roll back as a whole, on hot paths.
+    db.execute(
+        "INSERT INTO stream_heads (stream_key, seq) VALUES (?, 1) "
+        "ON CONFLICT(stream_key) DO UPDATE SET seq = seq + 1",
+        [key],
+    )
+    seq = stream_head(db, key)
+    db.execute(
+        "INSERT INTO streams (stream_key, seq, type, data, at) VALUES (?, ?, ?, ?, ?)",
+        [key, seq, type_, json.dumps(data, ensure_ascii=False), now_iso()],
+    )
+    return seq
+
+
+# -- sites and stations --------------------------------------------------------------------
+def ensure_site(db: sqlite_utils.Database, site: str, name: str = "") -> None:
+    """Register ``site`` if it is new."""
+    with transaction(db):
+        db.execute(
+            "INSERT OR IGNORE INTO sites (site, name, created_at) VALUES (?, ?, ?)",
+            [site, name, now_iso()],
+        )
+
+
+def ensure_station(db: sqlite_utils.Database, site: str, station: str) -> None:
+    """Register ``station`` at ``site`` if it is new. Raises ValueError when it is
+    already registered at another site."""
+    with transaction(db):
+        ensure_site(db, site)
+        db.execute(
+            "INSERT OR IGNORE INTO stations (station_id, site, created_at) VALUES (?, ?, ?)",
+            [station, site, now_iso()],
+        )
+        row = db.execute("SELECT site FROM stations WHERE station_id = ?", [station]).fetchone()
+        if row[0] != site:
+            raise ValueError(f"station {station} belongs to site {row[0]}, not {site}")
+
+
+# -- catalogue, cartons, operators (site stream) -------------------------------------------
+def _upsert(db, site, table, pk, columns, row, change) -> int | None:
+    if row.get(pk) in (None, ""):
+        raise ValueError(f"a {table} row needs {pk}")
+    clean = {c: row[c] for c in columns if c in row}
+    sql = f"SELECT {', '.join(columns)} FROM {table} WHERE {pk} = ?"
+    try:
+        with transaction(db):
+            ensure_site(db, site)
+            before = db.execute(sql, [clean[pk]]).fetchone()
+            db[table].upsert(clean, pk=pk)
+            after = db.execute(sql, [clean[pk]]).fetchone()
+            if after == before:
+                return None  # nothing changed: nothing for stations to apply
+            return _append(db, site_key(site), change, dict(zip(columns, after, strict=True)))
+    except sqlite3.IntegrityError as exc:  # a missing column, an unknown SKU
+        raise ValueError(f"{table} {clean[pk]}: {exc}") from None
+
+
+def upsert_sku(db: sqlite_utils.Database, site: str, row: dict[str, Any]) -> int | None:
+    """Insert or update a SKU; return the ``sku_upserted`` seq on the site stream, or None
+    when the row was already so (the same for every upsert below)."""
+    return _upsert(db, site, "skus", "sku", SKU_COLUMNS, row, "sku_upserted")
+
+
+def upsert_barcode(db: sqlite_utils.Database, site: str, row: dict[str, Any]) -> int | None:
+    """Insert or update a barcode (its SKU must exist); return the change's seq."""
+    return _upsert(db, site, "barcodes", "code", BARCODE_COLUMNS, row, "barcode_upserted")
+
+
+def upsert_carton(db: sqlite_utils.Database, site: str, row: dict[str, Any]) -> int | None:
+    """Insert or update a carton; return the ``carton_upserted`` seq."""
+    return _upsert(db, site, "cartons", "code", CARTON_COLUMNS, row, "carton_upserted")
+
+
+def upsert_operator(db: sqlite_utils.Database, site: str, row: dict[str, Any]) -> int | None:
+    """Insert or update an operator (``pin_hash`` travels: stations check PINs offline)."""
+    return _upsert(db, site, "operators", "badge", OPERATOR_COLUMNS, row, "operator_upserted")
+
+
+# -- the ledger ----------------------------------------------------------------------------
+def _insert_movement(db, site, sku, qty, kind, ref, order_id, line_no, at) -> int | None:
+    if kind not in MOVEMENT_KINDS:
+        raise ValueError(f"movement kind must be one of {', '.join(MOVEMENT_KINDS)}")
+    if not isinstance(qty, int) or isinstance(qty, bool) or qty == 0:
+        raise ValueError(f"a movement's qty is a non-zero integer, not {qty!r}")
+    cur = db.execute(
+        "INSERT OR IGNORE INTO ledger (site, sku, qty, kind, ref, order_id, line_no, at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [site, sku, qty, kind, ref, order_id, line_no, at or now_iso()],
+    )
+    return int(cur.lastrowid) if cur.rowcount else None
+
+
+def publish_stock(db: sqlite_utils.Database, site: str, skus: Iterable[str]) -> None:
+    """Append a ``stock_level`` change for each SKU (current sums of the ledger). Call
+    inside a transaction."""
+    at = now_iso()
+    for sku in sorted(set(skus)):
+        on_hand, available = stock(db, site, sku)
+        data = {"sku": sku, "on_hand": on_hand, "available": available, "at": at}
+        _append(db, site_key(site), "stock_level", data)
+
+
+def record_movement(
+    db: sqlite_utils.Database,
+    site: str,
+    sku: str,
+    qty: int,
+    kind: str,
+    ref: str,
+    *,
+    at: str | None = None,
+) -> int | None:
+    """Record one stock movement (signed ``qty``) and its ``stock_level`` change.
+
+    Returns the movement id, or None when a movement of this ``kind`` with this ``ref`` is
+    already recorded (nothing changes: a retried receipt is not counted twice). Raises
+    ValueError for an unknown kind or a zero quantity."""
+    with transaction(db):
+        ensure_site(db, site)
+        movement = _insert_movement(db, site, sku, qty, kind, ref, None, None, at)
+        if movement is not None:
+            publish_stock(db, site, [sku])
+        return movement
+
+
+def settle_order(
+    db: sqlite_utils.Database,
+    order_id: str,
+    ref: str,
+    at: str | None,
+    *,
+    moved: set[str] | None = None,
+) -> set[str]:
+    """Bring the ledger in line with the order's state (call inside a transaction);
+    return the SKUs that moved. Their ``stock_level`` changes are written now, or, when a ``moved`` set is given, the
+    SKUs are added to it for the caller to publish once per batch (a batch of 500 events
+    then writes one level per SKU, not one per event).
+
+    For each line, the target sums by kind are: ``short`` = -qty_short (missing stock is
+    gone from on hand); ``ship`` = -(qty - qty_short) once packed, else 0; ``reservation``
+    = -(qty - qty_short) while the order is open at a station, else 0. Each difference
+    from the current sums becomes one movement with ref ``<ref>/<line_no>``. Being a
+    difference, settling twice adds nothing, and a void simply reverses the shipment.
+    """
+    order = db.execute("SELECT site, status FROM orders WHERE order_id = ?", [order_id]).fetchone()
+    site, status = order
+    touched: set[str] = set()
+    lines = db.execute(
+        "SELECT line_no, sku, qty, qty_short FROM order_lines WHERE order_id = ? ORDER BY line_no",
+        [order_id],
+    ).fetchall()
+    for line_no, sku, qty, qty_short in lines:
+        to_ship = qty - qty_short
+        target = {
+            "short": -qty_short,
+            "ship": -to_ship if status == "packed" else 0,
+            "reservation": -to_ship if status in OPEN_STATUSES else 0,
+        }
+        current = dict(db.execute(
+            "SELECT kind, sum(qty) FROM ledger WHERE order_id = ? AND line_no = ? GROUP BY kind",
+            [order_id, line_no],
+        ).fetchall())  # fmt: skip
+        for kind, want in target.items():
+            delta = want - current.get(kind, 0)
+            if delta:
+                line_ref = f"{ref}/{line_no}"
+                if _insert_movement(db, site, sku, delta, kind, line_ref, order_id, line_no, at):
+                    touched.add(sku)
+                else:
+                    raise ValueError(f"movement {kind} {line_ref} is already recorded")
+    if moved is not None:
+        moved |= touched
+    elif touched:
+        publish_stock(db, site, touched)
+    return touched
+
+
+# -- orders (station stream) ---------------------------------------------------------------
+def order_payload(db: sqlite_utils.Database, order_id: str) -> dict[str, Any]:
+    """The ``order_assigned`` data of a hub order (see the module docstring)."""
+    columns = (*ORDER_COLUMNS, "status", "hold_reason")
+    row = db.execute(
+        f"SELECT {', '.join(columns)} FROM orders WHERE order_id = ?", [order_id]
+    ).fetchone()
+    data = dict(zip(columns, row, strict=True))
+    data["ship_to"] = json.loads(data["ship_to"])
+    data["lines"] = [
+        dict(zip(("line_no", "sku", "qty", "qty_short", "short_reason"), r, strict=True))
+        for r in db.execute(
+            "SELECT line_no, sku, qty, qty_short, short_reason FROM order_lines "
+            "WHERE order_id = ? ORDER BY line_no",
+            [order_id],
+        ).fetchall()
+    ]
+    return data
+
+
+def assign_order(db: sqlite_utils.Database, site: str, station: str, order: dict[str, Any]) -> int:
+    """Create the hub order from ``order`` (the station's order columns, ``ship_to`` a map
+    or JSON text, ``lines: [{line_no, sku, qty}]``), assign it to ``station``, reserve its
+    stock and write ``order_assigned`` to the station stream. Returns that change's seq.
+    Raises ValueError for a missing field, no lines, an existing order id, or an unknown
+    SKU (sqlite3.IntegrityError is turned into ValueError)."""
+    missing = sorted(k for k in _REQUIRED if order.get(k) in (None, ""))
+    lines = order.get("lines") or []
+    if missing or not lines:
+        raise ValueError(f"order needs {', '.join(missing) or 'lines'}")
+    row = {c: order[c] for c in ORDER_COLUMNS if c in order}
+    if not isinstance(row["ship_to"], str):
+        row["ship_to"] = json.dumps(row["ship_to"], ensure_ascii=False)
+    row |= {"site": site, "station": station, "status": "assigned"}
+    row.setdefault("assigned_at", now_iso())
+    try:
+        with transaction(db):
+            ensure_station(db, site, station)
+            if db.execute("SELECT 1 FROM orders WHERE order_id = ?", [row["order_id"]]).fetchone():
+                raise ValueError(f"order {row['order_id']} already exists")
+            db["orders"].insert(row)
+            for line in lines:
+                values = [row["order_id"], int(line["line_no"]), line["sku"], int(line["qty"])]
+                db.execute(
+                    "INSERT INTO order_lines (order_id, line_no, sku, qty) VALUES (?, ?, ?, ?)",
+                    values,
+                )
+            settle_order(db, row["order_id"], f"assign:{row['order_id']}", row["assigned_at"])
+            payload = order_payload(db, row["order_id"])
+            return _append(db, station_key(station), "order_assigned", payload)
+    except sqlite3.IntegrityError as exc:  # an unknown SKU, a repeated line number
+        raise ValueError(f"order {row['order_id']}: {exc}") from None
+
+
+def cancel_order(db: sqlite_utils.Database, order_id: str, reason: str = "") -> int | None:
+    """Cancel an order not yet packed: its reservation is released and, when it is at a
+    station, ``order_cancelled`` goes on that station's stream (its seq is returned; None
+    when the order was at no station or was already cancelled). Raises ValueError for an
+    unknown or packed order."""
+    with transaction(db):
+        row = db.execute(
+            "SELECT status, station FROM orders WHERE order_id = ?", [order_id]
+        ).fetchone()
+        if row is None:
+            raise ValueError(f"no order {order_id}")
+        status, station = row
+        if status == "packed":
+            raise ValueError(f"order {order_id} is packed: too late to cancel")
+        if status == "cancelled":
+            return None
+        at = now_iso()
+        db.execute(
+            "UPDATE orders SET status = 'cancelled', cancelled_at = ? WHERE order_id = ?",
+            [at, order_id],
+        )
+        settle_order(db, order_id, f"cancel:{order_id}", at)
+        if station is None:
+            return None
+        data = {"order_id": order_id, "reason": reason, "at": at}
+        return _append(db, station_key(station), "order_cancelled", data)
+
+
+# -- snapshots -----------------------------------------------------------------------------
+def snapshot_changes(
+    db: sqlite_utils.Database, site: str, station: str
+) -> tuple[int, int, list[tuple[str, dict[str, Any]]]]:
+    """Everything a new station needs: ``(site_seq, station_seq, [(type, data)])`` with
+    upserts of the whole catalogue, cartons, operators and stock levels, then the
+    station's open orders. Read in one transaction, so the positions match the rows."""
+    with db.atomic():  # a read transaction: one consistent view in WAL
+        site_seq = stream_head(db, site_key(site))
+        station_seq = stream_head(db, station_key(station))
+        changes: list[tuple[str, dict[str, Any]]] = []
+        for table, columns, order_by, type_ in (
+            ("skus", SKU_COLUMNS, "sku", "sku_upserted"),
+            ("barcodes", BARCODE_COLUMNS, "code", "barcode_upserted"),
+            ("cartons", CARTON_COLUMNS, "code", "carton_upserted"),
+            ("operators", OPERATOR_COLUMNS, "badge", "operator_upserted"),
+        ):
+            sql = f"SELECT {', '.join(columns)} FROM {table} ORDER BY {order_by}"
+            changes += [(type_, dict(zip(columns, r, strict=True))) for r in db.execute(sql)]
+        at = now_iso()
+        for sku, (on_hand, available) in stock_levels(db, site).items():
+            data = {"sku": sku, "on_hand": on_hand, "available": available, "at": at}
+            changes.append(("stock_level", data))
+        placeholders = ", ".join("?" for _ in OPEN_STATUSES)
+        orders = db.execute(
+            f"SELECT order_id FROM orders WHERE station = ? AND status IN ({placeholders}) "
+            "ORDER BY ship_by, order_id",
+            [station, *OPEN_STATUSES],
+        ).fetchall()
+        changes += [("order_assigned", order_payload(db, oid)) for (oid,) in orders]
+    return site_seq, station_seq, changes
+
+
+# -- the demo ------------------------------------------------------------------------------
+def load_sample_hub(
+    db: sqlite_utils.Database,
+    site: str,
+    stations: list[str],
+    *,
+    seed: int = 7,
+    orders: int = 40,
+    skus: int = 300,
+    stock_per_sku: tuple[int, int] = (20, 200),
+) -> dict[str, int]:
+    """Seed the hub with the station demo's sample: catalogue, cartons and operators on the
+    site stream, a receipt of stock per SKU, and the orders assigned round-robin to
+    ``stations``, all in one transaction. Rows whose keys exist are skipped, never
+    overwritten, so loading twice adds nothing. Returns how many rows of each kind were
+    added. Raises ValueError without stations."""
+    # The station's generator is the one source of sample data. Imported here, not at the
+    # top, so that routing/ imports station/ only for the demo (see STYLE.md, rule 3).
+    import random
+
+    from station.demo_data import load_sample
+
+    if not stations:
+        raise ValueError("the sample needs at least one station")
+    sample = sqlite_utils.Database(memory=True)
+    load_sample(sample, seed=seed, orders=orders, skus=skus)
+    rng = random.Random(seed)
+    counts = {"skus": 0, "barcodes": 0, "cartons": 0, "operators": 0, "orders": 0}
+    with transaction(db):
+        for station in stations:
+            ensure_station(db, site, station)
+        for table, pk, fn in (
+            ("skus", "sku", upsert_sku),
+            ("barcodes", "code", upsert_barcode),
+            ("cartons", "code", upsert_carton),
+            ("operators", "badge", upsert_operator),
+        ):
+            have = {r[0] for r in db.execute(f"SELECT {pk} FROM {table}")}
+            for row in sample[table].rows:
+                if row[pk] not in have:  # as the station's sample: never overwrite
+                    counts[table] += fn(db, site, row) is not None
+        for row in sample["skus"].rows:
+            qty = rng.randint(*stock_per_sku)
+            record_movement(db, site, row["sku"], qty, "receipt", f"sample:{site}:{row['sku']}")
+        lines: dict[str, list[dict]] = {}
+        for line in sample["order_lines"].rows:
+            lines.setdefault(line["order_id"], []).append(line)
+        for i, order in enumerate(sample["orders"].rows_where(order_by="order_id")):
+            if db.execute(
+                "SELECT 1 FROM orders WHERE order_id = ?", [order["order_id"]]
+            ).fetchone():
+                continue
+            order["lines"] = lines[order["order_id"]]
+            assign_order(db, site, stations[i % len(stations)], order)
+            counts["orders"] += 1
+    return counts

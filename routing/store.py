@@ -1,0 +1,369 @@
+"""The hub database: SQLite (WAL) through sqlite-utils, schema as registered migrations.
+
+Tables mirror the station replica where the two meet (``skus``, ``barcodes``, ``cartons``,
+``operators``, and the order columns), so a stream upsert maps 1:1 onto a station row. The
+hub adds what only it knows: sites and stations, the inventory **ledger** (stock is always
+a sum of movements), orders with their site, station and hub status, shipments, and the
+sync tables (``sync_marks``, ``inbox``, ``streams`` + ``stream_heads``, ``presence``,
+``quarantine``).
+
+Every writer uses :func:`transaction`, which starts with ``BEGIN IMMEDIATE``: the hub
+process and a CLI writing into the same file (``doms hub ...``) then queue on the busy
+timeout instead of failing with ``SQLITE_BUSY_SNAPSHOT`` when a read turns into a write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+Migration = Callable[[sqlite_utils.Database], None]
+
+
+class Migrations:
+    """Schema migrations: functions registered in order, each applied once in its own
+    transaction and recorded in ``_migrations`` (the station's mechanism, made reusable:
+    ``routing/`` may not import ``station/``)."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, Migration]] = []
+
+    def register(self, fn: Migration) -> Migration:
+        self.items.append((fn.__name__, fn))
+        return fn
+
+    def pending(self, db: sqlite_utils.Database) -> list[str]:
+        """Names of the migrations not yet applied, in order."""
+        done = _applied(db)
+        return [name for name, _ in self.items if name not in done]
+
+    def migrate(self, db: sqlite_utils.Database) -> list[str]:
+        """Apply every pending migration, each in its own transaction; return their names."""
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT)"
+        )
+        applied = []
+        for name, fn in self.items:
+            with transaction(db):
+                # Checked inside the write lock: two processes opening a new file at once
+                # must not both run a migration.
+                if name in _applied(db):
+                    continue
+                fn(db)
+                db.execute(
+                    "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", [name, now_iso()]
+                )
+            applied.append(name)
+        return applied
+
+
+def _applied(db: sqlite_utils.Database) -> set[str]:
+    if "_migrations" not in db.table_names():
+        return set()
+    return {row[0] for row in db.execute("SELECT name FROM _migrations").fetchall()}
+
+
+MIGRATIONS = Migrations()
+
+ORDER_STATUSES = ("new", "assigned", "packing", "on_hold", "packed", "cancelled")
+OPEN_STATUSES = ("assigned", "packing", "on_hold")  # at a station, stock reserved for it
+MOVEMENT_KINDS = (
+    "receipt", "pick", "ship", "adjustment", "transfer", "return", "reservation", "short",
+)  # fmt: skip
+
+
+@MIGRATIONS.register
+def m001_hub(db: sqlite_utils.Database) -> None:
+    statuses = ", ".join(f"'{s}'" for s in ORDER_STATUSES)
+    kinds = ", ".join(f"'{k}'" for k in MOVEMENT_KINDS)
+    _script(
+        db,
+        f"""
+        CREATE TABLE sites (
+            site TEXT PRIMARY KEY,
+            name TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE stations (
+            station_id TEXT PRIMARY KEY,   -- globally unique, e.g. WH1-PACK-01
+            site TEXT NOT NULL REFERENCES sites(site),
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX stations_site ON stations(site);
+        -- Catalogue, cartons and people: the station replica's shapes, column for column.
+        CREATE TABLE operators (
+            badge TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('packer', 'lead', 'inspector')),
+            pin_hash TEXT,
+            active INTEGER NOT NULL DEFAULT 1
+        );
+        CREATE TABLE skus (
+            sku TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            gtin TEXT,
+            weight_g REAL NOT NULL,
+            length_mm INTEGER NOT NULL,
+            width_mm INTEGER NOT NULL,
+            height_mm INTEGER NOT NULL,
+            tracking TEXT NOT NULL DEFAULT 'none'
+                CHECK (tracking IN ('none', 'lot', 'lot_expiry', 'serial')),
+            qty_keyable INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE barcodes (
+            code TEXT PRIMARY KEY,
+            sku TEXT NOT NULL REFERENCES skus(sku),
+            units INTEGER NOT NULL DEFAULT 1,
+            kind TEXT NOT NULL CHECK (kind IN ('gtin', 'sku'))
+        );
+        CREATE INDEX barcodes_sku ON barcodes(sku);
+        CREATE TABLE cartons (
+            code TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            length_mm INTEGER NOT NULL,
+            width_mm INTEGER NOT NULL,
+            height_mm INTEGER NOT NULL,
+            tare_g REAL NOT NULL,
+            max_weight_g REAL NOT NULL
+        );
+        -- Orders as the hub knows them: the station's columns + site, station, hub status.
+        CREATE TABLE orders (
+            order_id TEXT PRIMARY KEY,
+            site TEXT REFERENCES sites(site),
+            station TEXT REFERENCES stations(station_id),
+            order_ref TEXT NOT NULL,
+            channel TEXT NOT NULL DEFAULT 'web',
+            tote TEXT,
+            pick_list TEXT,
+            ship_by TEXT NOT NULL,
+            priority INTEGER NOT NULL DEFAULT 0,
+            status TEXT NOT NULL DEFAULT 'new' CHECK (status IN ({statuses})),
+            hold_reason TEXT,
+            ship_to TEXT NOT NULL,     -- JSON address
+            carrier TEXT NOT NULL,
+            service TEXT NOT NULL,
+            assigned_at TEXT,
+            packed_at TEXT,
+            cancelled_at TEXT
+        );
+        CREATE INDEX orders_station ON orders(station, status);
+        CREATE TABLE order_lines (
+            order_id TEXT NOT NULL REFERENCES orders(order_id),
+            line_no INTEGER NOT NULL,
+            sku TEXT NOT NULL REFERENCES skus(sku),
+            qty INTEGER NOT NULL CHECK (qty > 0),
+            qty_short INTEGER NOT NULL DEFAULT 0,
+            short_reason TEXT,
+            PRIMARY KEY (order_id, line_no)
+        );
+        CREATE TABLE shipments (
+            order_id TEXT NOT NULL REFERENCES orders(order_id),
+            package_no INTEGER NOT NULL,
+            station TEXT,
+            sscc TEXT,
+            tracking TEXT,
+            carton TEXT,
+            grams REAL,
+            packed_at TEXT NOT NULL,
+            PRIMARY KEY (order_id, package_no)
+        );
+        -- The inventory ledger. Stock is a sum of movements, never a stored count.
+        -- (ref, kind) is unique: ref names the cause ("WH1-PACK-01:42/1" = station event 42,
+        -- order line 1; "assign:SO-1/1"), kind what it did, so no movement lands twice.
+        CREATE TABLE ledger (
+            movement_id INTEGER PRIMARY KEY,
+            site TEXT NOT NULL,
+            sku TEXT NOT NULL,         -- no FK: a station's fact is never refused
+            qty INTEGER NOT NULL CHECK (qty != 0),
+            kind TEXT NOT NULL CHECK (kind IN ({kinds})),
+            ref TEXT NOT NULL,
+            order_id TEXT,
+            line_no INTEGER,
+            at TEXT NOT NULL,
+            UNIQUE (ref, kind)
+        );
+        CREATE INDEX ledger_stock ON ledger(site, sku, kind, qty);
+        CREATE INDEX ledger_order ON ledger(order_id, line_no, kind, qty);
+        -- Sync: per station, every event up to applied_seq is applied (PROTOCOL.md).
+        CREATE TABLE sync_marks (
+            station TEXT PRIMARY KEY,
+            applied_seq INTEGER NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        -- Every applied station event; error set when its effect was refused.
+        CREATE TABLE inbox (
+            station TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            event_id TEXT NOT NULL,
+            type TEXT NOT NULL,
+            data TEXT NOT NULL,        -- JSON
+            at TEXT NOT NULL,
+            applied_at TEXT NOT NULL,
+            error TEXT,
+            PRIMARY KEY (station, seq)
+        );
+        -- Hub -> station streams, gapless per stream_key from 1 ("site:WH1",
+        -- "station:WH1-PACK-01"). stream_heads keeps the last seq even after pruning, and
+        -- how far the hub has published.
+        CREATE TABLE streams (
+            stream_key TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            type TEXT NOT NULL,
+            data TEXT NOT NULL,        -- JSON
+            at TEXT NOT NULL,
+            PRIMARY KEY (stream_key, seq)
+        );
+        CREATE TABLE stream_heads (
+            stream_key TEXT PRIMARY KEY,
+            seq INTEGER NOT NULL,
+            published_seq INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE presence (
+            station TEXT PRIMARY KEY,
+            online INTEGER NOT NULL,
+            bd_seq INTEGER NOT NULL,
+            status TEXT NOT NULL,      -- JSON: the last StationStatus
+            updated_at TEXT NOT NULL
+        );
+        -- What the hub refused; the shape of sync/quarantine.py, which writes it.
+        CREATE TABLE quarantine (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            topic TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            payload BLOB
+        );
+        CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+        """,
+    )
+
+
+def _script(db: sqlite_utils.Database, sql: str) -> None:
+    # executescript() would COMMIT first and break the migration's transaction.
+    buf = ""
+    for line in sql.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            db.execute(buf)
+            buf = ""
+    if buf.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {buf!r}")
+
+
+# -- opening and transactions --------------------------------------------------------------
+def open_db(
+    path: str | Path = ":memory:", *, synchronous: str = "FULL", check_same_thread: bool = True
+) -> sqlite_utils.Database:
+    """Open (creating if needed) the hub database and bring its schema up to date.
+
+    ``synchronous=FULL`` by default: the hub acknowledges an event only after its commit,
+    and a station may then prune it, so a commit must survive a power cut. The connection
+    is in autocommit mode (``isolation_level=None``): transactions are only the explicit
+    ones of :func:`transaction` / ``db.atomic()``, never an implicit one left open.
+    """
+    if str(path) != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(
+        str(path), timeout=10.0, isolation_level=None, check_same_thread=check_same_thread
+    )
+    db = sqlite_utils.Database(conn)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute(f"PRAGMA synchronous={synchronous}")
+    db.execute("PRAGMA foreign_keys=ON")
+    db.execute("PRAGMA busy_timeout=10000")
+    MIGRATIONS.migrate(db)
+    return db
+
+
+@contextlib.contextmanager
+def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """A write transaction: ``BEGIN IMMEDIATE`` at the top level, a savepoint when nested.
+    Commits on exit, rolls back (to the savepoint) on an exception and re-raises it."""
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        if db.conn.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# -- streams (read side) -----------------------------------------------------------------
+def site_key(site: str) -> str:
+    return f"site:{site}"
+
+
+def station_key(station: str) -> str:
+    return f"station:{station}"
+
+
+def stream_head(db: sqlite_utils.Database, key: str) -> int:
+    """The last seq written to stream ``key`` (0 for an empty stream)."""
+    row = db.execute("SELECT seq FROM stream_heads WHERE stream_key = ?", [key]).fetchone()
+    return row[0] if row else 0
+
+
+def stream_floor(db: sqlite_utils.Database, key: str) -> int:
+    """The lowest seq of ``key`` still kept (head + 1 when every row was pruned): a
+    catch-up from below it cannot be served and gets a snapshot instead."""
+    row = db.execute("SELECT min(seq) FROM streams WHERE stream_key = ?", [key]).fetchone()
+    return row[0] if row[0] is not None else stream_head(db, key) + 1
+
+
+def read_stream(
+    db: sqlite_utils.Database, key: str, from_seq: int, limit: int = 500, to_seq: int | None = None
+) -> list[tuple[int, str, dict[str, Any]]]:
+    """Up to ``limit`` rows ``(seq, type, data)`` of ``key`` with ``from_seq <= seq
+    [<= to_seq]``, in seq order."""
+    rows = db.execute(
+        "SELECT seq, type, data FROM streams WHERE stream_key = ? AND seq >= ? AND seq <= ? "
+        "ORDER BY seq LIMIT ?",
+        [key, from_seq, to_seq if to_seq is not None else 2**62, limit],
+    ).fetchall()
+    return [(seq, type_, json.loads(data)) for seq, type_, data in rows]
+
+
+def prune_stream(db: sqlite_utils.Database, key: str, below_seq: int) -> int:
+    """Delete rows of ``key`` with seq < ``below_seq``; return how many. The head is kept
+    in ``stream_heads``, so numbering goes on without reuse."""
+    with transaction(db):
+        cur = db.execute("DELETE FROM streams WHERE stream_key = ? AND seq < ?", [key, below_seq])
+        return cur.rowcount
+
+
+# -- stock -------------------------------------------------------------------------------
+def stock(db: sqlite_utils.Database, site: str, sku: str) -> tuple[int, int]:
+    """``(on_hand, available)`` of ``sku`` at ``site``: on hand is every movement but
+    reservations; available is on hand minus what is reserved (reservations are negative)."""
+    row = db.execute(
+        "SELECT coalesce(sum(qty) FILTER (WHERE kind != 'reservation'), 0), "
+        "coalesce(sum(qty), 0) FROM ledger WHERE site = ? AND sku = ?",
+        [site, sku],
+    ).fetchone()
+    return int(row[0]), int(row[1])
+
+
+def stock_levels(db: sqlite_utils.Database, site: str) -> dict[str, tuple[int, int]]:
+    """``{sku: (on_hand, available)}`` for every SKU with a movement at ``site``."""
+    rows = db.execute(
+        "SELECT sku, sum(qty) FILTER (WHERE kind != 'reservation'), sum(qty) FROM ledger "
+        "WHERE site = ? GROUP BY sku ORDER BY sku",
+        [site],
+    ).fetchall()
+    return {sku: (int(on_hand or 0), int(available)) for sku, on_hand, available in rows}
