@@ -46,6 +46,7 @@ def _bindings() -> list[Binding]:
         Binding("ctrl+y", "demo_place_wrong", "▶bad weight", priority=True),
         Binding("ctrl+r", "demo_remove", "▶clear scale", priority=True),
         Binding("ctrl+t", "demo_paper", "▶paper", priority=True),
+        Binding("ctrl+g", "demo_new_order", "▶hub order", priority=True),
     ]
     return keys
 
@@ -589,6 +590,15 @@ class PackScreen(Screen[None]):
 
     def action_demo_remove(self) -> None:
         self.app.demo.remove()
+
+    def action_demo_new_order(self) -> None:
+        order_id = self.app.demo.new_order()
+        if order_id:
+            self.say(
+                f"Demo: the hub routed {order_id} to this station; it arrives over "
+                "the station stream.",
+                "info",
+            )
 
     def action_demo_paper(self) -> None:
         out = self.app.demo.toggle_paper()
