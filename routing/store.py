@@ -367,3 +367,62 @@ def stock_levels(db: sqlite_utils.Database, site: str) -> dict[str, tuple[int, i
         [site],
     ).fetchall()
     return {sku: (int(on_hand or 0), int(available)) for sku, on_hand, available in rows}
+
+
+# -- intake (routing/intake/, routing/atp.py) ----------------------------------------------
+@MIGRATIONS.register
+def m002_intake(db: sqlite_utils.Database) -> None:
+    """Channel orders as they came in, the channel SKU map, split parts, safety stock."""
+    _script(
+        db,
+        """
+        -- (channel, key_type, channel_key) -> our SKU: ("shopify", "variant_id", "4432").
+        CREATE TABLE channel_skus (
+            channel TEXT NOT NULL,
+            key_type TEXT NOT NULL,
+            channel_key TEXT NOT NULL,
+            sku TEXT NOT NULL REFERENCES skus(sku),
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (channel, key_type, channel_key)
+        );
+        CREATE INDEX channel_skus_sku ON channel_skus(sku, channel);
+        -- One row per channel order: the idempotency key, and the normalised order.
+        CREATE TABLE channel_orders (
+            channel TEXT NOT NULL,
+            channel_order_id TEXT NOT NULL,
+            order_id TEXT NOT NULL UNIQUE REFERENCES orders(order_id),
+            placed_at TEXT NOT NULL,
+            deliver_by TEXT,
+            unlinked INTEGER NOT NULL DEFAULT 0,  -- lines with no SKU: the order is held
+            source TEXT NOT NULL,      -- "file:orders.json", "webhook:shopify", ...
+            received_at TEXT NOT NULL,
+            incoming TEXT NOT NULL,    -- JSON: the IncomingOrder (money as decimal strings)
+            PRIMARY KEY (channel, channel_order_id)
+        );
+        -- The lines as the channel sent them; sku stays NULL while the product is not linked.
+        CREATE TABLE channel_order_lines (
+            order_id TEXT NOT NULL REFERENCES orders(order_id),
+            line_no INTEGER NOT NULL,
+            channel_line_id TEXT NOT NULL,
+            keys TEXT NOT NULL,        -- JSON [[key_type, value], ...], most specific first
+            sku TEXT REFERENCES skus(sku),
+            qty INTEGER NOT NULL CHECK (qty > 0),
+            unit_price TEXT,           -- decimal string, in the order's currency
+            title TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (order_id, line_no)
+        );
+        -- An order routed to several sites: each further part is an order of its own.
+        CREATE TABLE order_parts (
+            order_id TEXT PRIMARY KEY REFERENCES orders(order_id),
+            parent_order_id TEXT NOT NULL REFERENCES orders(order_id)
+        );
+        -- Units of a SKU ('*': of every SKU without its own row) kept back from a channel.
+        CREATE TABLE safety_stock (
+            channel TEXT NOT NULL,
+            sku TEXT NOT NULL,
+            units INTEGER NOT NULL CHECK (units >= 0),
+            PRIMARY KEY (channel, sku)
+        );
+        CREATE INDEX orders_queue ON orders(status, station, ship_by);
+        """,
+    )

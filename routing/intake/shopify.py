@@ -1,0 +1,202 @@
+"""Shopify: the REST Admin API order (the ``orders/create`` webhook body) and its signature.
+
+Accepted shapes: the webhook body (one order object), ``{"order": {...}}`` (GET
+``orders/{id}.json``) and ``{"orders": [...]}`` (GET ``orders.json``). Fields used:
+``id`` (the channel order id), ``name`` ("#1043", the reference people use),
+``created_at``, ``currency``, ``cancelled_at``, ``shipping_address`` (``name`` or
+``first_name``/``last_name``, ``company``, ``address1``, ``address2``, ``city``,
+``province_code``/``province``, ``zip``, ``country_code``, ``phone``), ``shipping_lines``
+(title, price), money totals, and ``line_items[]`` (``id``, ``variant_id``, ``sku``,
+``quantity``, ``price``, ``title``, ``requires_shipping``). Lines that need no shipping
+(gift cards, digital goods) are left out; an order with none left is skipped. Shopify has
+no ship-by date: it is placed + one business day.
+
+:func:`verify_hmac` checks ``X-Shopify-Hmac-Sha256``: the base64 HMAC-SHA256 of the raw
+request body keyed with the app's client secret, compared in constant time.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+from routing.intake.model import (
+    Address,
+    IncomingOrder,
+    IntakeError,
+    Line,
+    Parsed,
+    ProductKey,
+    Skipped,
+    Totals,
+    checked,
+    country_code,
+    default_ship_by,
+    region_code,
+    text,
+    utc,
+)
+
+
+class _Address(msgspec.Struct):
+    name: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    company: str | None = None
+    address1: str | None = None
+    address2: str | None = None
+    city: str | None = None
+    province: str | None = None
+    province_code: str | None = None
+    zip: str | None = None
+    country: str | None = None
+    country_code: str | None = None
+    phone: str | None = None
+
+
+class _LineItem(msgspec.Struct):
+    id: int
+    quantity: int
+    variant_id: int | None = None
+    sku: str | None = None
+    price: Decimal | None = None
+    title: str = ""
+    name: str | None = None
+    requires_shipping: bool = True
+
+
+class _ShippingLine(msgspec.Struct):
+    title: str = ""
+    price: Decimal | None = None
+
+
+class _Order(msgspec.Struct):
+    id: int
+    name: str
+    created_at: dt.datetime
+    line_items: list[_LineItem]
+    currency: str = ""
+    cancelled_at: dt.datetime | None = None
+    shipping_address: _Address | None = None
+    shipping_lines: list[_ShippingLine] = []
+    phone: str | None = None
+    subtotal_price: Decimal | None = None
+    total_tax: Decimal | None = None
+    total_discounts: Decimal | None = None
+    total_price: Decimal | None = None
+
+
+def is_shopify(data: Any) -> bool:
+    """Whether ``data`` looks like a Shopify order, or a list or wrapper of them."""
+    if isinstance(data, dict):
+        if isinstance(data.get("order"), dict):
+            data = data["order"]
+        elif isinstance(data.get("orders"), list):
+            return bool(data["orders"]) and all(is_shopify(o) for o in data["orders"])
+        return "line_items" in data and "id" in data and "recipient_address" not in data
+    return False
+
+
+def parse(data: Any) -> Parsed:
+    """Shopify order JSON (decoded) -> orders and skips. Raises IntakeError."""
+    if isinstance(data, dict) and isinstance(data.get("orders"), list):
+        bodies = data["orders"]
+    elif isinstance(data, dict) and isinstance(data.get("order"), dict):
+        bodies = [data["order"]]
+    else:
+        bodies = [data]
+    return [_parse_one(body) for body in bodies]
+
+
+def _parse_one(body: Any) -> IncomingOrder | Skipped:
+    ref = body.get("name") or body.get("id") if isinstance(body, dict) else None
+    try:
+        order = msgspec.convert(body, _Order)
+    except msgspec.ValidationError as exc:
+        raise IntakeError(f"shopify order {ref or '?'}: {exc}") from None
+    order_id = str(order.id)
+    if order.cancelled_at is not None:
+        return Skipped("shopify", order_id, f"{order.name} is cancelled")
+    items = [item for item in order.line_items if item.requires_shipping]
+    if not items:
+        return Skipped("shopify", order_id, f"{order.name} has nothing to ship")
+    if order.shipping_address is None:
+        raise IntakeError(f"shopify order {order.name}: no shipping_address")
+    lines = []
+    for item in items:
+        keys = []
+        if item.variant_id is not None:
+            keys.append(ProductKey("variant_id", str(item.variant_id)))
+        if text(item.sku):
+            keys.append(ProductKey("sku", text(item.sku)))
+        if not keys:
+            raise IntakeError(
+                f"shopify order {order.name}: line item {item.id} ({item.title!r}) has no "
+                "variant_id or sku (a custom item?)"
+            )
+        title = item.name or item.title
+        lines.append(
+            Line(line_id=str(item.id), keys=tuple(keys), qty=item.quantity,
+                 unit_price=item.price, title=title)
+        )  # fmt: skip
+    placed = utc(order.created_at)
+    shipping = [s.price for s in order.shipping_lines if s.price is not None]
+    totals = Totals(
+        subtotal=order.subtotal_price,
+        shipping=sum(shipping, Decimal(0)) if shipping else None,
+        tax=order.total_tax,
+        discount=order.total_discounts,
+        total=order.total_price,
+    )
+    return checked(
+        IncomingOrder(
+            channel="shopify",
+            channel_order_id=order_id,
+            order_ref=order.name,
+            placed_at=placed,
+            ship_by=default_ship_by(placed),
+            ship_to=_address(order, order.shipping_address),
+            lines=tuple(lines),
+            currency=order.currency,
+            totals=totals,
+            service=order.shipping_lines[0].title if order.shipping_lines else "",
+        )
+    )
+
+
+def _address(order: _Order, a: _Address) -> Address:
+    country = country_code(
+        a.country_code or a.country or "", f"shopify order {order.name}: country"
+    )
+    name = text(a.name) or " ".join(p for p in (text(a.first_name), text(a.last_name)) if p)
+    return Address(
+        name=name,
+        company=text(a.company),
+        street1=text(a.address1),
+        street2=text(a.address2),
+        city=text(a.city),
+        region=region_code(country, a.province_code or a.province or ""),
+        postal_code=text(a.zip),
+        country=country,
+        phone=text(a.phone) or text(order.phone),
+    )
+
+
+def sign(body: bytes, secret: bytes) -> str:
+    """The ``X-Shopify-Hmac-Sha256`` value Shopify sends with ``body``."""
+    return base64.b64encode(hmac.new(secret, body, hashlib.sha256).digest()).decode("ascii")
+
+
+def verify_hmac(body: bytes, header: str | None, secret: bytes) -> bool:
+    """Whether ``header`` is Shopify's signature of the raw ``body`` with ``secret``
+    (constant-time comparison; False for a missing header or an empty secret)."""
+    if not header or not secret:
+        return False
+    expected = sign(body, secret).encode("ascii")
+    return hmac.compare_digest(expected, header.strip().encode("ascii", "replace"))
