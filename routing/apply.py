@@ -43,8 +43,8 @@ from typing import Any, Protocol
 
 import sqlite_utils
 
+from doms.db import now_iso, transaction
 from routing.feed import ensure_station, publish_stock, settle_order
-from routing.store import now_iso, transaction
 
 log = logging.getLogger(__name__)
 

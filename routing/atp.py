@@ -24,9 +24,9 @@ from pathlib import Path
 
 import sqlite_utils
 
+from doms.db import transaction
 from routing.intake.model import CHANNELS
 from routing.intake.skumap import channel_keys
-from routing.store import transaction
 
 FEED_COLUMNS = ("sku", "key_type", "channel_product_key", "quantity")
 

@@ -29,16 +29,15 @@ from typing import Any
 
 import sqlite_utils
 
+from doms.db import now_iso, transaction
 from routing.store import (
     MOVEMENT_KINDS,
     OPEN_STATUSES,
-    now_iso,
     site_key,
     station_key,
     stock,
     stock_levels,
     stream_head,
-    transaction,
 )
 
 SKU_COLUMNS = (

@@ -14,61 +14,13 @@ timeout instead of failing with ``SQLITE_BUSY_SNAPSHOT`` when a read turns into 
 
 from __future__ import annotations
 
-import contextlib
 import json
-import sqlite3
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
-Migration = Callable[[sqlite_utils.Database], None]
-
-
-class Migrations:
-    """Schema migrations: functions registered in order, each applied once in its own
-    transaction and recorded in ``_migrations`` (the station's mechanism, made reusable:
-    ``routing/`` may not import ``station/``)."""
-
-    def __init__(self) -> None:
-        self.items: list[tuple[str, Migration]] = []
-
-    def register(self, fn: Migration) -> Migration:
-        self.items.append((fn.__name__, fn))
-        return fn
-
-    def pending(self, db: sqlite_utils.Database) -> list[str]:
-        """Names of the migrations not yet applied, in order."""
-        done = _applied(db)
-        return [name for name, _ in self.items if name not in done]
-
-    def migrate(self, db: sqlite_utils.Database) -> list[str]:
-        """Apply every pending migration, each in its own transaction; return their names."""
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT)"
-        )
-        applied = []
-        for name, fn in self.items:
-            with transaction(db):
-                # Checked inside the write lock: two processes opening a new file at once
-                # must not both run a migration.
-                if name in _applied(db):
-                    continue
-                fn(db)
-                db.execute(
-                    "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", [name, now_iso()]
-                )
-            applied.append(name)
-        return applied
-
-
-def _applied(db: sqlite_utils.Database) -> set[str]:
-    if "_migrations" not in db.table_names():
-        return set()
-    return {row[0] for row in db.execute("SELECT name FROM _migrations").fetchall()}
-
+from doms.db import Migrations, connect, run_script, transaction
 
 MIGRATIONS = Migrations()
 
@@ -83,7 +35,7 @@ MOVEMENT_KINDS = (
 def m001_hub(db: sqlite_utils.Database) -> None:
     statuses = ", ".join(f"'{s}'" for s in ORDER_STATUSES)
     kinds = ", ".join(f"'{k}'" for k in MOVEMENT_KINDS)
-    _script(
+    run_script(
         db,
         f"""
         CREATE TABLE sites (
@@ -245,18 +197,6 @@ def m001_hub(db: sqlite_utils.Database) -> None:
     )
 
 
-def _script(db: sqlite_utils.Database, sql: str) -> None:
-    # executescript() would COMMIT first and break the migration's transaction.
-    buf = ""
-    for line in sql.splitlines(keepends=True):
-        buf += line
-        if sqlite3.complete_statement(buf):
-            db.execute(buf)
-            buf = ""
-    if buf.strip():
-        raise ValueError(f"incomplete SQL statement in migration: {buf!r}")
-
-
 # -- opening and transactions --------------------------------------------------------------
 def open_db(
     path: str | Path = ":memory:", *, synchronous: str = "FULL", check_same_thread: bool = True
@@ -268,40 +208,9 @@ def open_db(
     is in autocommit mode (``isolation_level=None``): transactions are only the explicit
     ones of :func:`transaction` / ``db.atomic()``, never an implicit one left open.
     """
-    if str(path) != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(
-        str(path), timeout=10.0, isolation_level=None, check_same_thread=check_same_thread
-    )
-    db = sqlite_utils.Database(conn)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute(f"PRAGMA synchronous={synchronous}")
-    db.execute("PRAGMA foreign_keys=ON")
-    db.execute("PRAGMA busy_timeout=10000")
+    db = connect(path, synchronous=synchronous, check_same_thread=check_same_thread)
     MIGRATIONS.migrate(db)
     return db
-
-
-@contextlib.contextmanager
-def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
-    """A write transaction: ``BEGIN IMMEDIATE`` at the top level, a savepoint when nested.
-    Commits on exit, rolls back (to the savepoint) on an exception and re-raises it."""
-    if db.conn.in_transaction:
-        with db.atomic():
-            yield db
-        return
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield db
-    except BaseException:
-        if db.conn.in_transaction:
-            db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 # -- streams (read side) -----------------------------------------------------------------
@@ -373,7 +282,7 @@ def stock_levels(db: sqlite_utils.Database, site: str) -> dict[str, tuple[int, i
 @MIGRATIONS.register
 def m002_intake(db: sqlite_utils.Database) -> None:
     """Channel orders as they came in, the channel SKU map, split parts, safety stock."""
-    _script(
+    run_script(
         db,
         """
         -- (channel, key_type, channel_key) -> our SKU: ("shopify", "variant_id", "4432").

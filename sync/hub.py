@@ -35,6 +35,7 @@ from pathlib import Path
 import msgspec
 import sqlite_utils
 
+from doms.db import now_iso
 from routing import apply, feed, store
 from sync import messages as m
 from sync import topics
@@ -130,7 +131,7 @@ class HubSync:
                 bd_seq = self._bd_seq
             info = self.link.publish(
                 topics.hub_status(self.site),
-                m.encode(m.HubStatus(online=False, bd_seq=bd_seq, at=store.now_iso())),
+                m.encode(m.HubStatus(online=False, bd_seq=bd_seq, at=now_iso())),
                 retain=True,
             )
             if info.rc == 0:
@@ -165,7 +166,7 @@ class HubSync:
     def _will(self) -> tuple[str, bytes]:
         with self._bd_lock:
             self._bd_seq += 1
-            status = m.HubStatus(online=False, bd_seq=self._bd_seq, at=store.now_iso())
+            status = m.HubStatus(online=False, bd_seq=self._bd_seq, at=now_iso())
         self._queue.put(("\0bd_seq", str(self._bd_seq).encode()))
         return topics.hub_status(self.site), m.encode(status)
 
@@ -174,7 +175,7 @@ class HubSync:
         # the hub online knows its subscriptions are live.
         self.link.subscribe(topics.hub_subscriptions(self.site))
         with self._bd_lock:
-            birth = m.HubStatus(online=True, bd_seq=self._bd_seq, at=store.now_iso())
+            birth = m.HubStatus(online=True, bd_seq=self._bd_seq, at=now_iso())
         self.link.publish(topics.hub_status(self.site), m.encode(birth), retain=True)
         self.wake()  # publish what was written while we were away
 
@@ -312,7 +313,7 @@ class HubSync:
                         int(status.online),
                         status.bd_seq,
                         json.dumps(msgspec.to_builtins(status), ensure_ascii=False),
-                        store.now_iso(),
+                        now_iso(),
                     ],
                 )
         # Counted once committed: whoever waits on a counter may read the row at once.

@@ -21,10 +21,10 @@ from typing import Literal
 import msgspec
 import sqlite_utils
 
+from doms.db import now_iso, transaction
 from routing.intake import skumap
 from routing.intake.formats import parse_bytes
 from routing.intake.model import IncomingOrder, IntakeError, Skipped, iso
-from routing.store import now_iso, transaction
 
 
 class Intake(msgspec.Struct, frozen=True):

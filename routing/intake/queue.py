@@ -15,8 +15,9 @@ from typing import Any
 import msgspec
 import sqlite_utils
 
+from doms.db import now_iso, transaction
 from routing import feed
-from routing.store import now_iso, station_key, transaction
+from routing.store import station_key
 
 
 class Part(msgspec.Struct, frozen=True, kw_only=True):

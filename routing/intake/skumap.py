@@ -20,8 +20,8 @@ import re
 
 import sqlite_utils
 
+from doms.db import now_iso, transaction
 from routing.intake.model import CHANNELS, KEY_LABELS, KEY_TYPES, Line, ProductKey
-from routing.store import now_iso, transaction
 
 _ASIN = re.compile(r"^(B0[0-9A-Z]{8}|\d{9}[\dX])$")  # an ASIN, or an ISBN-10 (books)
 

@@ -7,23 +7,17 @@ adding a migration at the end.
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Callable
-
 import sqlite_utils
 
-Migration = Callable[[sqlite_utils.Database], None]
-MIGRATIONS: list[tuple[str, Migration]] = []
+from doms.db import Migrations, run_script
 
-
-def migration(fn: Migration) -> Migration:
-    MIGRATIONS.append((fn.__name__, fn))
-    return fn
+MIGRATIONS = Migrations()
+migration = MIGRATIONS.register
 
 
 @migration
 def m001_initial(db: sqlite_utils.Database) -> None:
-    _script(
+    run_script(
         db,
         """
         CREATE TABLE operators (
@@ -161,7 +155,7 @@ def m001_initial(db: sqlite_utils.Database) -> None:
 
 @migration
 def m002_sync(db: sqlite_utils.Database) -> None:
-    _script(
+    run_script(
         db,
         """
         -- High-water mark of each hub stream applied here (PROTOCOL.md, "Hub -> station").
@@ -193,43 +187,11 @@ def m002_sync(db: sqlite_utils.Database) -> None:
     )
 
 
-def _script(db: sqlite_utils.Database, sql: str) -> None:
-    # executescript() would COMMIT first and break the migration's transaction, so the
-    # script is run statement by statement instead.
-    buf = ""
-    for line in sql.splitlines(keepends=True):
-        buf += line
-        if sqlite3.complete_statement(buf):
-            db.execute(buf)
-            buf = ""
-    if buf.strip():
-        raise ValueError(f"incomplete SQL statement in migration: {buf!r}")
-
-
 def pending(db: sqlite_utils.Database) -> list[str]:
     """Names of the migrations not yet applied, in order."""
-    done = _applied(db)
-    return [name for name, _ in MIGRATIONS if name not in done]
+    return MIGRATIONS.pending(db)
 
 
 def migrate(db: sqlite_utils.Database) -> list[str]:
     """Apply every pending migration, each in its own transaction; return their names."""
-    db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
-    applied = []
-    done = _applied(db)
-    for name, fn in MIGRATIONS:
-        if name in done:
-            continue
-        with db.atomic():
-            fn(db)
-            db.execute(
-                "INSERT INTO _migrations (name, applied_at) VALUES (?, datetime('now'))", [name]
-            )
-        applied.append(name)
-    return applied
-
-
-def _applied(db: sqlite_utils.Database) -> set[str]:
-    if "_migrations" not in db.table_names():
-        return set()
-    return {row[0] for row in db.execute("SELECT name FROM _migrations").fetchall()}
+    return MIGRATIONS.migrate(db)
