@@ -9,19 +9,26 @@ idempotently (``new``, or ``on_hold`` with a reason when a product is not linked
 file is the operator's guide (the CSV's columns included).
 """
 
-from routing.intake.model import (
-    CHANNELS,
-    Address,
-    IncomingOrder,
-    IntakeError,
-    Line,
-    ProductKey,
-    Skipped,
-    Totals,
-)
-from routing.intake.orders import Intake, Report, import_bytes, release_held, take_in
-from routing.intake.queue import Part, hold_order, mark_routed, new_orders, requeue_order
-from routing.intake.skumap import import_mapping_csv, map_sku
+import importlib
+from typing import Any
+
+# Loaded on first use: `doms --help` and `doms station` build the hub's parsers too, and
+# must not pay for sqlite-utils (and what it pulls in) there.
+_WHERE = {
+    "CHANNELS": "model", "Address": "model", "IncomingOrder": "model",
+    "IntakeError": "model", "Line": "model", "ProductKey": "model", "Skipped": "model",
+    "Totals": "model", "Intake": "orders", "Report": "orders", "import_bytes": "orders",
+    "release_held": "orders", "take_in": "orders", "Part": "queue", "hold_order": "queue",
+    "mark_routed": "queue", "new_orders": "queue", "requeue_order": "queue",
+    "import_mapping_csv": "skumap", "map_sku": "skumap",
+}  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'routing.intake' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"routing.intake.{_WHERE[name]}"), name)
+
 
 __all__ = [
     "CHANNELS", "Address", "IncomingOrder", "Intake", "IntakeError", "Line", "Part",

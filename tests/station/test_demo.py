@@ -29,7 +29,7 @@ async def test_demo_packs_an_order_and_the_hub_sees_it(tmp_path):
             await wait_for(
                 pilot,
                 lambda: app.service.next_order() is not None,
-                timeout=20,
+                timeout=40,
                 what="snapshot from the hub",
             )
             screen = await login(pilot, "B1003")
@@ -46,7 +46,7 @@ async def test_demo_packs_an_order_and_the_hub_sees_it(tmp_path):
             await wait_for(
                 pilot,
                 lambda: hub_packed(hub_db, "DEMO-PACK-01") == 1,
-                timeout=20,
+                timeout=40,
                 what="the hub to apply order_packed",
             )
             await pilot.press("ctrl+g")  # the hub routes a new order to this station
@@ -54,12 +54,12 @@ async def test_demo_packs_an_order_and_the_hub_sees_it(tmp_path):
             await wait_for(
                 pilot,
                 lambda: app.service.queue_depth() == depth + 1,
-                timeout=20,
+                timeout=40,
                 what="the new order over the station stream",
             )
         assert first
         # the robot at station 2 packs too, and the hub hears it
-        for _ in range(200):
+        for _ in range(400):
             if hub_packed(hub_db, "DEMO-PACK-02") >= 1:
                 break
             await asyncio.sleep(0.1)
