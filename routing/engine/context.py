@@ -1,0 +1,350 @@
+"""Per-network and per-order precomputation shared by the rule and cost-optimal policies,
+and the step that turns an allocation into a :class:`~routing.engine.model.Plan`.
+
+:class:`Network` holds the sites as arrays and caches distances per destination, so a stream
+of orders to the same places computes each site-destination distance once.
+:class:`OrderContext` is one order against one inventory snapshot: its *units* (a line, or a
+ship-together group, the smallest thing that goes to one site), which sites could ship each
+unit whole (``fill``, sites x units), the filters' verdicts and the order's pricing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from routing.engine.costs import CostModel, Pricing
+from routing.engine.model import Inventory, Order, Plan, Shipment, Site, SiteReport, Unfilled
+from routing.freight import co2_kg
+from routing.geo import distances_km
+
+__all__ = ["Allocation", "Network", "OrderContext", "as_network", "build_plan"]
+
+_DIST_CACHE_MAX = 200_000
+
+
+class Network:
+    """The sites, as arrays the engine uses. Build it once per site list and pass it to
+    :func:`routing.engine.route` instead of the list: that skips a conversion per order."""
+
+    def __init__(self, sites: Sequence[Site]) -> None:
+        if not sites:
+            raise ValueError("a network needs at least one site")
+        self.sites = tuple(sites)
+        self.ids = tuple(s.id for s in self.sites)
+        if len(set(self.ids)) != len(self.ids):
+            raise ValueError("site ids must be unique")
+        self.index = {s: i for i, s in enumerate(self.ids)}
+        self.lat = np.array([s.lat for s in self.sites], float)
+        self.lon = np.array([s.lon for s in self.sites], float)
+        self.rank = np.array([s.rank for s in self.sites], float)
+        self.markets = tuple(s.market_key for s in self.sites)
+        self.countries = tuple(s.country for s in self.sites)
+        self.capacity = np.array(
+            [np.iinfo(np.int64).max if s.capacity is None else s.capacity for s in self.sites],
+            np.int64,
+        )
+        self.has_capacity = any(s.capacity is not None for s in self.sites)
+        self.id_rank = np.argsort(np.argsort(np.array(self.ids, dtype=object))).astype(float)
+        self._dist: dict[tuple[float, float], np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.sites)
+
+    def distances_km(self, lat: float, lon: float) -> np.ndarray:
+        """Great-circle km from every site to ``(lat, lon)`` (cached; do not modify)."""
+        key = (lat, lon)
+        d = self._dist.get(key)
+        if d is None:
+            if len(self._dist) >= _DIST_CACHE_MAX:
+                self._dist.clear()
+            d = distances_km(self.lat, self.lon, lat, lon)
+            d.flags.writeable = False
+            self._dist[key] = d
+        return d
+
+
+@lru_cache(maxsize=32)
+def _network_of(sites: tuple[Site, ...]) -> Network:
+    return Network(sites)
+
+
+def as_network(sites: Network | Sequence[Site]) -> Network:
+    """``sites`` as a Network (cached for repeated lists of the same sites)."""
+    return sites if isinstance(sites, Network) else _network_of(tuple(sites))
+
+
+class OrderContext:
+    """One order against one inventory snapshot, network, policy and cost model."""
+
+    def __init__(
+        self,
+        order: Order,
+        inventory: Inventory,
+        network: Network,
+        policy,
+        cost_model: CostModel,
+    ) -> None:
+        self.order, self.network, self.policy = order, network, policy
+        lines = order.lines
+        self.lines = lines
+        S = len(network)
+        self.dist = network.distances_km(order.lat, order.lon)
+        # Distinct SKUs of the order and their availability at each site (S x D).
+        skus: list[str] = []
+        dix: dict[str, int] = {}
+        line_d, qtys, ws, vs = [], [], [], []
+        for line in lines:
+            d = dix.get(line.sku)
+            if d is None:
+                d = dix[line.sku] = len(skus)
+                skus.append(line.sku)
+            line_d.append(d)
+            q = line.qty
+            qtys.append(q)
+            ws.append(line.weight_g * q)
+            length, width, height = line.dims_mm
+            vs.append(length * width * height * q)
+        self.skus, self.line_d = skus, line_d
+        index = inventory.sku_index
+        cols = [index.get(s, -1) for s in skus]
+        self.known = [c >= 0 for c in cols]
+        rows = inventory.rows_for(network.ids)
+        base = inventory.qty if rows is None else _take_rows(inventory.qty, rows)
+        if -1 not in cols:
+            avail = base.take(cols, axis=1)
+        else:
+            avail = np.zeros((S, len(skus)), np.int64)
+            for d, c in enumerate(cols):
+                if c >= 0:
+                    avail[:, d] = base[:, c]
+        np.maximum(avail, 0, out=avail)
+        self.avail = avail
+        if rows is None:
+            self.site_load = inventory.load
+        else:
+            self.site_load = np.where(rows >= 0, inventory.load[np.maximum(rows, 0)], 0)
+        qty = np.array(qtys, np.int64)
+        self.qty = qty
+        w = np.array(ws, float)
+        v = np.array(vs, float)
+        # Units: ship-together groups, then every line outside a group, in line order.
+        if not order.groups:
+            self.units = [(i,) for i in range(len(lines))]
+            by_line = avail if len(skus) == len(lines) else avail.take(line_d, axis=1)
+            self.fill = by_line >= qty
+            self.unit_w, self.unit_v, self.unit_n = w, v, qty.astype(float)
+            self.need = None  # one line per unit: the line's own sku and qty
+            self.unit_needs = [((d, q),) for d, q in zip(line_d, qtys, strict=True)]
+        else:
+            pos = {line.line_no: i for i, line in enumerate(lines)}
+            grouped = [tuple(sorted(pos[n] for n in g)) for g in order.groups]
+            inside = {i for g in grouped for i in g}
+            units = grouped + [(i,) for i in range(len(lines)) if i not in inside]
+            units.sort(key=lambda u: u[0])
+            self.units = units
+            need = np.zeros((len(units), len(skus)), np.int64)
+            for u, members in enumerate(units):
+                for i in members:
+                    need[u, self.line_d[i]] += qty[i]
+            self.need = need
+            self.unit_needs = [
+                tuple((int(d), int(need[u, d])) for d in np.flatnonzero(need[u]))
+                for u in range(len(units))
+            ]
+            self.fill = (self.avail[:, None, :] >= need[None, :, :]).all(axis=2)
+            self.unit_w = np.array([w[list(m)].sum() for m in units])
+            self.unit_v = np.array([v[list(m)].sum() for m in units])
+            self.unit_n = np.array([float(qty[list(m)].sum()) for m in units])
+        self.line_w, self.line_v = w, v
+        self.pricing: Pricing = cost_model.prepare(self)
+        self._filter()
+
+    def _filter(self) -> None:
+        """Apply the policy's filters in order: ``eligible`` per site, and for each
+        excluded site the reason of the first filter that excluded it."""
+        net, order = self.network, self.order
+        S = len(net)
+        excluded: list[str | None] = [None] * S
+        ok = self.pricing.can_ship
+        if not ok.all():
+            for k in np.flatnonzero(~ok):
+                excluded[k] = f"no carrier service from {net.countries[k]} to {order.country}"
+        for name in self.policy.filters:
+            if name == "market":
+                m = order.market_key
+                keep = np.array([mk == m for mk in net.markets])
+                why = f"outside the destination market {m}"
+            elif name == "capacity":
+                if not net.has_capacity:
+                    continue
+                keep = self.site_load < net.capacity
+                why = "at its daily capacity"
+            elif name == "promise":
+                keep = self.pricing.on_time
+                why = "no service meets the delivery promise"
+            else:  # pragma: no cover - Policy validates names
+                raise ValueError(name)
+            if not keep.all():
+                for k in np.flatnonzero(ok & ~keep):
+                    excluded[k] = why
+                ok = ok & keep
+        self.eligible = ok
+        self.excluded = excluded
+
+    # -- helpers -------------------------------------------------------------------------
+    _est: np.ndarray | None = None
+
+    def est_cost(self) -> np.ndarray:
+        """Per site, the cost of one package holding the whole order (inf: cannot ship)."""
+        if self._est is None:
+            W = np.array([self.line_w.sum()])
+            V = np.array([self.line_v.sum()])
+            N = np.array([float(self.qty.sum())])
+            self._est = self.pricing.costs(W, V, N)[:, 0]
+        return self._est
+
+    def unit_label(self, u: int) -> str:
+        members = self.units[u]
+        nums = ",".join(str(self.lines[i].line_no) for i in members)
+        return f"line {nums}" if len(members) == 1 else f"group {nums}"
+
+    def shortfall_reason(self, i: int, qty: int) -> str:
+        """Why ``qty`` units of line index ``i`` could not be routed."""
+        line = self.lines[i]
+        d = self.line_d[i]
+        if not self.known[d] or not self.avail[:, d].any():
+            return f"{line.sku} is in stock at no site"
+        col = self.avail[:, d]
+        if not col[self.eligible].any():
+            k = int(np.argmax(col))
+            why = self.excluded[k] or "not eligible"
+            return f"{line.sku} is in stock only at excluded sites ({self.network.ids[k]}: {why})"
+        k = int(np.flatnonzero(self.eligible)[np.argmax(col[self.eligible])])
+        return (
+            f"not enough {line.sku} at any eligible site (most: {self.network.ids[k]} "
+            f"has {int(col[k])} of {qty})"
+        )
+
+
+def _take_rows(qty: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    out = qty[np.maximum(rows, 0)]
+    if (rows < 0).any():
+        out = out.copy()
+        out[rows < 0] = 0
+    return out
+
+
+@dataclass
+class Allocation:
+    """What a policy decided: per site index the ``(line index, qty)`` it ships and the
+    units left over ``(line index, qty, reason)``. ``why(k)`` says why site k won or lost
+    (called only when the plan's reports are read: it must not hold the OrderContext);
+    ``keys`` are the sort keys behind each site's score."""
+
+    parts: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+    unfilled: list[tuple[int, int, str]] = field(default_factory=list)
+    why: Callable[[int], str] | None = None
+    plan_cost: Any = field(default_factory=dict)  # {site: cost}, or a callable making it
+    keys: dict[str, np.ndarray] = field(default_factory=dict)
+    est_cost: Any = None  # per-site array, or a callable making it
+    method: str = "rules"
+    summary: str = ""
+
+    def add(self, k: int, i: int, qty: int) -> None:
+        self.parts.setdefault(k, []).append((i, qty))
+
+
+def build_plan(ctx: OrderContext, alloc: Allocation) -> Plan:
+    """Price each site's package (the cheapest service meeting the promise), estimate its
+    CO2, and assemble the Plan; its site reports are made when first read."""
+    lines, net, pricing = ctx.lines, ctx.network, ctx.pricing
+    shipments = []
+    unfilled = [Unfilled(lines[i].line_no, lines[i].sku, q, r) for i, q, r in alloc.unfilled]
+    total = 0.0
+    failed: dict[int, str] = {}
+    line_w, line_v, qty = ctx.line_w, ctx.line_v, ctx.qty
+    for k in sorted(alloc.parts, key=net.ids.__getitem__):
+        part = sorted(alloc.parts[k])
+        weight = volume = 0.0
+        items = 0
+        for i, q in part:
+            share = q / qty[i]
+            weight += line_w[i] * share
+            volume += line_v[i] * share
+            items += q
+        weight, volume = float(weight), float(volume)
+        quote = pricing.quote(k, weight, volume, items)
+        if quote is None:
+            why = f"no carrier service carries this package from {net.ids[k]} ({weight:.0f} g)"
+            unfilled += [Unfilled(lines[i].line_no, lines[i].sku, q, why) for i, q in part]
+            failed[k] = why
+            continue
+        dist = float(ctx.dist[k])
+        shipments.append(
+            Shipment(
+                net.ids[k],
+                tuple((lines[i].line_no, lines[i].sku, q) for i, q in part),
+                quote.carrier,
+                quote.service,
+                quote.cost,
+                dist,
+                weight,
+                co2_kg(dist, weight, quote.mode),
+                quote.transit_days,
+                quote.ship_date,
+                quote.delivery_date,
+                quote.late,
+            )
+        )
+        total += quote.cost
+    if failed or len(unfilled) > 1:
+        unfilled.sort(key=lambda u: u.line_no)
+    reports = _Reports(net, ctx.dist, ctx.fill, len(ctx.units), list(ctx.excluded), alloc,
+                       {net.index[s.site] for s in shipments}, failed)  # fmt: skip
+    return Plan(
+        ctx.order.id,
+        ctx.policy.name,
+        tuple(shipments),
+        tuple(unfilled),
+        total,
+        alloc.summary,
+        alloc.method,
+        reports,
+    )
+
+
+class _Reports:
+    """Makes a plan's site reports on demand from what the decision left behind."""
+
+    __slots__ = ("net", "dist", "fill", "units", "excluded", "alloc", "chosen", "failed")
+
+    def __init__(self, net, dist, fill, units, excluded, alloc, chosen, failed) -> None:
+        self.net, self.dist, self.fill, self.units = net, dist, fill, units
+        self.excluded, self.alloc, self.chosen, self.failed = excluded, alloc, chosen, failed
+
+    def __call__(self) -> list[SiteReport]:
+        alloc, net = self.alloc, self.net
+        fills = self.fill.sum(axis=1)
+        est = alloc.est_cost() if callable(alloc.est_cost) else alloc.est_cost
+        plan_cost = alloc.plan_cost() if callable(alloc.plan_cost) else alloc.plan_cost
+        out = []
+        for k, site in enumerate(net.sites):
+            if self.excluded[k] is not None:
+                status, reason = "excluded", self.excluded[k]
+            else:
+                status = "chosen" if k in self.chosen else "not chosen"
+                reason = self.failed.get(k) or (alloc.why(k) if alloc.why else "")
+            e = None if est is None or not np.isfinite(est[k]) else float(est[k])
+            score = tuple((n, float(v[k])) for n, v in alloc.keys.items())
+            out.append(
+                SiteReport(
+                    site.id, status, reason, float(self.dist[k]), site.rank, int(fills[k]),
+                    self.units, e, plan_cost.get(k), score,
+                )
+            )  # fmt: skip
+        return out

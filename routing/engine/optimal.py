@@ -1,0 +1,346 @@
+"""Cost-optimal routing: the sites (and carrier services) that ship an order for the least
+cost, exactly.
+
+The objective is the sum over packages of the cost model's package cost (carrier price +
+handling, or the Jasin & Sinha linear cost), plus ``late_penalty`` per package that misses
+a soft promise. Units (lines, or ship-together groups) go whole to one site, which must have
+their stock; a line that no site has whole is first split across sites (sites that can also
+ship other lines of the order first, then the cheapest), and the optimiser is exact given
+that split.
+
+How (:mod:`routing.engine.search`, :mod:`routing.engine.mip`):
+
+* separable models (``fixed + per_item * items``, e.g. Jasin & Sinha): every m-subset of
+  sites at once (numpy), m = 1, 2, ... until a lower bound on m-package plans cannot beat
+  the best found; each unit at its cheapest site of the subset. This is the uncapacitated
+  facility location problem of one order, solved by enumeration.
+* other models (rate tables: a package's price steps with its weight): the best single
+  package, then, unless a bound rules splits out, a DP over subsets of units, site by site.
+* a MIP (``scipy.optimize.milp``, HiGHS) when that work would exceed ``Policy.enum_limit``,
+  when two lines of the order compete for the same stock, or when ``solver="mip"``; also
+  :func:`routing.engine.reoptimize` for batches of orders not yet picked (Xu, Allgor &
+  Graves, 2009).
+
+This module prepares the units, runs the search and explains the result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from routing.engine.context import Allocation, OrderContext
+from routing.engine.mip import solve_mip
+from routing.engine.rules import key_text, site_order, sort_keys
+from routing.engine.search import Best, combos_of, dp_search, enumerate_subsets, forced_cost
+
+__all__ = ["BIG_PACKAGE", "Units", "allocate_optimal", "prepare_units"]
+
+INF = float("inf")
+BIG_PACKAGE = 1e4  # per package, when fewest shipments come before cost
+
+
+@dataclass
+class Units:
+    """The optimiser's view of one order: the units to place, each with its weight,
+    volume, items, candidate sites and the order lines it carries."""
+
+    W: np.ndarray
+    V: np.ndarray
+    N: np.ndarray
+    cand: np.ndarray  # sites x units
+    parts: list[list[tuple[int, int]]]  # per unit: (line index, qty)
+    needs: list[tuple[tuple[int, int], ...]]  # per unit: (sku column of ctx.skus, qty)
+    unfilled: list[tuple[int, int, str]] = field(default_factory=list)
+
+
+def prepare_units(ctx: OrderContext) -> Units:
+    """The order's units with their candidate sites; lines no site has whole are split
+    (``split_lines``) or left unfilled with their reason."""
+    cand = ctx.fill & ctx.eligible[:, None]
+    ok = cand.any(axis=0)
+    if ctx.need is None and ok.all():  # the usual order: every line fillable somewhere
+        qty = ctx.qty.tolist()
+        parts = [[(i, q)] for i, q in enumerate(qty)]
+        return Units(ctx.unit_w, ctx.unit_v, ctx.unit_n, cand, parts, ctx.unit_needs)
+    keep = np.flatnonzero(ok)
+    W, V, N = list(ctx.unit_w[keep]), list(ctx.unit_v[keep]), list(ctx.unit_n[keep])
+    cols = [cand[:, keep]]
+    parts = [[(i, int(ctx.qty[i])) for i in ctx.units[u]] for u in keep]
+    needs = [ctx.unit_needs[u] for u in keep]
+    unfilled: list[tuple[int, int, str]] = []
+    if not ok.all():
+        work = ctx.avail.copy()
+        for u in np.flatnonzero(~ok):
+            members = ctx.units[u]
+            if len(members) == 1 and ctx.policy.split_lines:
+                i = members[0]
+                chunks, left = _split(ctx, i, cand, work)
+                for k, q in chunks:
+                    share = q / ctx.qty[i]
+                    W.append(ctx.line_w[i] * share)
+                    V.append(ctx.line_v[i] * share)
+                    N.append(float(q))
+                    col = np.zeros((len(ctx.network), 1), bool)
+                    col[k] = True
+                    cols.append(col)
+                    parts.append([(i, q)])
+                    needs.append(((ctx.line_d[i], q),))
+                if left:
+                    unfilled.append((i, left, ctx.shortfall_reason(i, int(ctx.qty[i]))))
+                continue
+            for i in members:
+                unfilled.append((i, int(ctx.qty[i]), _unit_reason(ctx, members, i)))
+    return Units(
+        np.array(W, float), np.array(V, float), np.array(N, float),
+        np.hstack(cols) if len(cols) > 1 else cols[0], parts, needs, unfilled,
+    )  # fmt: skip
+
+
+def _split(ctx, i, cand, work):
+    """Chunks ``(site, qty)`` of line index ``i`` from eligible sites with some stock: the
+    sites that can ship most other units first, then the cheapest package."""
+    d, want = ctx.line_d[i], int(ctx.qty[i])
+    others = cand.sum(axis=1)
+    cheap = ctx.pricing.min_cost()
+    sites = [k for k in np.flatnonzero(ctx.eligible & (work[:, d] > 0))]
+    sites.sort(key=lambda k: (-others[k], cheap[k], ctx.dist[k]))
+    chunks = []
+    for k in sites:
+        q = int(min(work[k, d], want))
+        work[k, d] -= q
+        want -= q
+        chunks.append((int(k), q))
+        if not want:
+            break
+    return chunks, want
+
+
+def _unit_reason(ctx: OrderContext, members, i: int) -> str:
+    if len(members) > 1:
+        d = ctx.line_d[i]
+        if (ctx.avail[ctx.eligible, d] >= ctx.qty[i]).any():
+            nums = ",".join(str(ctx.lines[j].line_no) for j in members)
+            return f"lines {nums} ship together and no eligible site has them all"
+    return ctx.shortfall_reason(i, int(ctx.qty[i]))
+
+
+def _conflict(ctx: OrderContext, units: Units) -> bool:
+    """Whether two units could both want stock that a site cannot give both."""
+    if len(units.needs) < 2 or len(set(ctx.line_d)) == len(ctx.line_d) and ctx.need is None:
+        return False
+    need = np.zeros((len(units.needs), len(ctx.skus)), np.int64)
+    for u, ns in enumerate(units.needs):
+        for d, q in ns:
+            need[u, d] += q
+    total = units.cand.astype(np.int64) @ need
+    return bool((total > ctx.avail).any())
+
+
+# -- allocation ----------------------------------------------------------------------------
+def allocate_optimal(ctx: OrderContext) -> Allocation:
+    """The cheapest allocation of the order (module docstring)."""
+    pol = ctx.policy
+    keys = sort_keys(ctx)
+    order = site_order(ctx, keys)  # eligible sites, preferred first: ties go to them
+    alloc = Allocation(method="enumeration", keys=keys)
+    alloc.est_cost = keys["cheapest"] if "cheapest" in keys else _EstCost(ctx)
+    units = prepare_units(ctx)
+    alloc.unfilled = list(units.unfilled)
+    n = len(units.N)
+    bonus = BIG_PACKAGE if pol.fewest_first else 0.0
+    budget = pol.max_splits or len(ctx.network)
+    has = units.cand.any(axis=1).tolist()
+    R = [k for k in order if has[k]]
+    best = None
+    mip = None
+    if n and R:
+        solver = pol.solver
+        if solver == "auto" and _conflict(ctx, units):
+            solver = "mip"
+        if solver != "mip":
+            limit = pol.enum_limit if solver == "auto" else None
+            search = enumerate_subsets if ctx.pricing.separable else dp_search
+            best = search(ctx, units, R, budget, bonus, limit)
+            if best.too_big:
+                solver = "mip"
+        if solver == "mip":
+            try:
+                mip = solve_mip([(ctx, units)], budget=budget, bonus=bonus,
+                                time_limit=pol.mip_time_limit)  # fmt: skip
+            except NotImplementedError:
+                mip = None  # no MIP form: keep the best plan of the levels enumerated
+        if mip is not None:
+            alloc.method = "mip"
+            apply_assignment(alloc, units, mip.assign[0])
+        elif best is not None and best.assign is not None:
+            apply_assignment(alloc, units, np.array([R[j] for j in best.assign]))
+        else:  # nothing feasible: packages too heavy or big, or max_splits too small
+            if pol.max_splits is not None and pol.max_splits < min(n, len(R)):
+                why = f"no plan within max_splits={pol.max_splits} ships the order"
+            else:
+                why = "no carrier service takes the package from any site that has it"
+            for u in range(n):
+                for i, q in units.parts[u]:
+                    alloc.unfilled.append((i, q, why))
+    _explain(ctx, alloc, order, best, mip, R, bonus, units)
+    return alloc
+
+
+def apply_assignment(alloc: Allocation, units: Units, assign) -> None:
+    for u, k in enumerate(assign):
+        if k < 0:
+            for i, q in units.parts[u]:
+                alloc.unfilled.append((i, q, "its stock went to other lines of this order"))
+            continue
+        for i, q in units.parts[u]:
+            alloc.add(int(k), i, q)
+
+
+def _explain(ctx, alloc, order, best: Best | None, mip, R, bonus, units) -> None:
+    net = ctx.network
+    chosen = sorted(alloc.parts, key=net.ids.__getitem__)
+    n_pk = len(chosen)
+    head = f"{n_pk} shipment{'s' * (n_pk != 1)}"
+    if chosen:
+        head += " from " + ", ".join(net.ids[k] for k in chosen)
+    parts = [head]
+    cost = None
+    if mip is not None:
+        cost = mip.objective - bonus * n_pk
+        parts.append(f"cost {cost:.2f}, MIP (HiGHS) {mip.status}")
+    elif best is not None and best.assign is not None:
+        cost = best.cost - bonus * n_pk
+        parts.append(f"cost {cost:.2f}, the least of {best.plans} plans enumerated")
+        if best.stop_lb is not None:
+            lb = best.stop_lb - bonus * best.stop_m
+            parts.append(f"any plan of {best.stop_m}+ packages costs at least {lb:.2f}")
+        elif best.too_big:
+            parts.append(f"plans of {best.too_big}+ packages not tried (no MIP form)")
+    if alloc.unfilled:
+        parts.append(f"{len(alloc.unfilled)} line(s) back-ordered")
+    alloc.summary = "; ".join(parts)
+    if best is not None and best.ic is not None and mip is None:
+        fixed = ctx.pricing.fixed[R] + bonus
+        alloc.plan_cost = _PlanCost(best.ic, fixed, best.levels, R, bonus)
+    elif best is not None and best.assign is not None and mip is None:
+        chosen_R = {R[j] for j in best.assign.tolist() if j >= 0}
+        alloc.plan_cost = _ForcedCosts(ctx.pricing, units, R, bonus, chosen_R, cost)
+    alloc.why = _OptWhy(ctx, alloc, order, R, cost, best if mip is None else None, bonus)
+
+
+class _EstCost:
+    """Per site, one package of the whole order (computed when a report asks)."""
+
+    def __init__(self, ctx: OrderContext) -> None:
+        self.pricing = ctx.pricing
+        self.totals = (ctx.line_w.sum(), ctx.line_v.sum(), float(ctx.qty.sum()))
+        self.value: np.ndarray | None = None
+
+    def __call__(self) -> np.ndarray:
+        if self.value is None:
+            W, V, N = (np.array([x]) for x in self.totals)
+            self.value = self.pricing.costs(W, V, N)[:, 0]
+        return self.value
+
+
+class _ForcedCosts:
+    """Per site, the cheapest plan in which it ships something (the DP with that site
+    last), computed when a report asks."""
+
+    def __init__(self, pricing, units, R, bonus, chosen, cost) -> None:
+        self.args = (pricing, units, R, bonus)
+        self.chosen, self.cost = chosen, cost
+        self.value: dict[int, float] | None = None
+
+    def __call__(self) -> dict[int, float]:
+        if self.value is None:
+            pricing, units, R, bonus = self.args
+            out = {}
+            for k in R:
+                if k in self.chosen:
+                    out[k] = self.cost
+                    continue
+                c = forced_cost(pricing, units, R, k, bonus)
+                if c < INF:
+                    out[k] = round(c - bonus * _packages(c, bonus), 6)
+            self.value = out
+        return self.value
+
+
+class _PlanCost:
+    """Per site, the cheapest enumerated plan in which it ships something, recomputed
+    from the item costs when a report asks (plans keep no enumeration arrays)."""
+
+    def __init__(self, ic: np.ndarray, fixed: np.ndarray, levels: int, R, bonus) -> None:
+        self.ic, self.fixed, self.levels, self.R, self.bonus = ic, fixed, levels, R, bonus
+        self.value: dict[int, float] | None = None
+
+    def __call__(self) -> dict[int, float]:
+        if self.value is None:
+            ic, fixed = self.ic, self.fixed
+            site_best = np.full(len(self.R), INF)
+            with np.errstate(invalid="ignore"):
+                for m in range(1, self.levels + 1):
+                    combos = combos_of(len(self.R), m)
+                    sub = ic[combos]  # combos x m x units
+                    low = sub.min(axis=1)
+                    tot = low.sum(axis=1) + fixed[combos].sum(axis=1)
+                    for j in range(m):
+                        # The subset's plan with slot j shipping at least one unit.
+                        extra = np.nan_to_num(sub[:, j, :] - low, nan=INF).min(axis=1)
+                        np.minimum.at(site_best, combos[:, j], tot + extra)
+            self.value = {
+                k: float(c) - self.bonus * _packages(float(c), self.bonus)
+                for k, c in zip(self.R, site_best.tolist(), strict=True)
+                if c < INF
+            }
+        return self.value
+
+
+class _OptWhy:
+    """Why each site won or lost the cost-optimal plan, worded when asked."""
+
+    def __init__(self, ctx, alloc, order, R, cost, best, bonus) -> None:
+        self.lines = [line.line_no for line in ctx.lines]
+        self.parts = alloc.parts
+        self.alloc = alloc
+        self.fills = ctx.fill.sum(axis=1).tolist()
+        self.n_units = len(ctx.units)
+        self.eligible = set(order)
+        self.R = set(R)
+        self.cost = cost
+        self.stop = None
+        if best is not None and best.stop_lb is not None:
+            self.stop = (best.stop_m, best.stop_lb - bonus * best.stop_m)
+
+    def __call__(self, k: int) -> str:
+        if k not in self.eligible:
+            return "not eligible"
+        if k in self.parts:
+            what = ", ".join(str(self.lines[i]) for i, _ in sorted(self.parts[k]))
+            if self.cost is None:
+                return f"in the optimal plan: ships line {what}"
+            return f"in the cheapest plan ({self.cost:.2f}): ships line {what}"
+        if k not in self.R:
+            return "cannot ship any line whole"
+        plan_cost = _value(self.alloc.plan_cost)
+        if k in plan_cost and self.cost is not None:
+            pc = plan_cost[k]
+            return f"cheapest plan with it costs {pc:.2f} (+{pc - self.cost:.2f})"
+        if self.stop is not None:
+            return f"a plan with it needs {self.stop[0]}+ packages: at least {self.stop[1]:.2f}"
+        est = _value(self.alloc.est_cost)
+        est = est[k] if est is not None else INF
+        if self.fills[k] == self.n_units and np.isfinite(est):
+            return f"not in the optimal plan (alone: {key_text('cheapest', est)})"
+        return f"not in the optimal plan (can ship {self.fills[k]} of {self.n_units} lines)"
+
+
+def _value(x):
+    return x() if callable(x) else x
+
+
+def _packages(cost: float, bonus: float) -> int:
+    return int(cost // bonus) if bonus else 0

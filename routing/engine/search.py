@@ -1,0 +1,257 @@
+"""Exact search for the cheapest plan of one order: subset enumeration for separable cost
+models, a DP over subsets of units for any model. Numpy throughout; no I/O.
+
+Both take the order's :class:`~routing.engine.optimal.Units` and ``R``, the candidate sites
+(indices into the network) in the policy's order: on equal cost the plan found first, with
+the preferred sites, stands.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import combinations
+from math import comb
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from routing.engine.context import OrderContext
+    from routing.engine.optimal import Units
+
+INF = float("inf")
+EPS = 1e-9
+TIE = 1e-7  # per package in the DP: of two plans that cost the same, fewer packages
+
+
+@lru_cache(maxsize=256)
+def combos_of(r: int, m: int) -> np.ndarray:
+    return np.array(list(combinations(range(r), m)), dtype=np.intp).reshape(-1, m)
+
+
+@lru_cache(maxsize=16)
+def _subsets(n: int):
+    """Every (mask S of n bits, nonempty submask A of S) pair as arrays ``rest`` = S ^ A
+    and ``sub`` = A, grouped by S = 1 .. 2**n - 1; ``starts[S - 1]`` is where S's pairs
+    begin."""
+    N = 1 << n
+    rest, sub, starts = [], [], []
+    for S in range(1, N):
+        starts.append(len(sub))
+        A = S
+        while A:
+            sub.append(A)
+            rest.append(S ^ A)
+            A = (A - 1) & S
+    ints = np.intp
+    return np.array(rest, ints), np.array(sub, ints), np.array(starts, ints)
+
+
+def _pairs(n: int) -> int:
+    return 3**n - 2**n
+
+
+DP_MAX_UNITS = 12  # 3**12 pairs: beyond, the MIP
+
+
+@dataclass
+class Best:
+    """What a search found: the cost and assignment, and what the explanation needs."""
+
+    cost: float = INF
+    assign: np.ndarray | None = None  # per unit: position in R
+    levels: int = 0  # separable: subset sizes enumerated (1 .. levels)
+    ic: np.ndarray | None = None  # separable: item cost per (position in R, unit)
+    stop_lb: float | None = None  # the bound that ended the enumeration (None: complete)
+    stop_m: int = 0
+    too_big: int = 0  # the level whose enumeration would exceed the limit (0: none)
+    plans: int = 0
+
+
+def _level_work(r: int, n: int, m: int) -> int:
+    """Array elements the enumeration of m-site subsets touches."""
+    return comb(r, m) * m * n
+
+
+def _bounds(ctx: OrderContext, units: Units, R: list[int], bonus: float, ic):
+    """lbs[m-1]: a lower bound on the cost of any m-package plan."""
+    pricing = ctx.pricing
+    r = len(R)
+    if pricing.separable:
+        fixed = np.sort(pricing.fixed[R] + bonus)
+        return np.cumsum(fixed) + ic.min(axis=0).sum()
+    base = np.sort(pricing.min_cost()[R] + bonus)
+    lbs = np.cumsum(base)
+    if getattr(pricing, "monotone", False):
+        # The heaviest of m packages weighs at least W/m and at least the heaviest unit.
+        m = np.arange(1, r + 1)
+        heavy = np.maximum(units.W.sum() / m, units.W.max())
+        f = pricing.costs(heavy, np.zeros(r), np.ones(r))[R].min(axis=0) + bonus
+        lbs = np.maximum(lbs, np.concatenate([[0.0], lbs[:-1]]) + f)
+    return lbs
+
+
+def enumerate_subsets(
+    ctx, units: Units, R: list[int], budget: int, bonus: float, limit: int | None
+):
+    """Separable models: every m-subset of sites at once, m = 1, 2, ... while the bound
+    allows; each unit goes to its cheapest site of the subset."""
+    pricing = ctx.pricing
+    r, n = len(R), len(units.N)
+    best = Best()
+    fixed = pricing.fixed[R] + bonus
+    ic = np.where(units.cand[R], pricing.per_item[R][:, None] * units.N[None, :], INF)
+    lbs = _bounds(ctx, units, R, bonus, ic)
+    for m in range(1, min(r, budget, n) + 1):
+        if lbs[m - 1] >= best.cost - EPS:
+            best.stop_lb, best.stop_m = float(lbs[m - 1]), m
+            break
+        if limit is not None and _level_work(r, n, m) > limit:
+            best.too_big = m
+            break
+        combos = combos_of(r, m)
+        sub = ic[combos]  # combos x m x units
+        tot = sub.min(axis=1).sum(axis=1) + fixed[combos].sum(axis=1)
+        best.plans += len(combos)
+        i = int(np.argmin(tot))
+        if tot[i] < best.cost - EPS:
+            best.cost = float(tot[i])
+            best.assign = combos[i][sub[i].argmin(axis=0)]
+        best.levels = m
+    best.ic = ic
+    return best
+
+
+def _level_one(ctx, units: Units, R: list[int], bonus: float) -> tuple[float, int]:
+    """The cheapest single package holding every unit: (cost, position in R)."""
+    C = units.cand[R]
+    one = ctx.pricing.costs(units.W.sum(keepdims=True), units.V.sum(keepdims=True),
+                            units.N.sum(keepdims=True))[R, 0] + bonus  # fmt: skip
+    one = np.where(C.all(axis=1), one, INF)
+    j = int(np.argmin(one))
+    return float(one[j]), j
+
+
+def dp_search(ctx, units: Units, R: list[int], budget: int, bonus: float, limit: int | None):
+    """Exact for any cost model: a DP over subsets of units, site by site; each site ships
+    one block of the units it can fill, or nothing. A site that can fill c of the n units
+    costs 2**(n-c) * (3**c - 2**c) steps."""
+    pricing = ctx.pricing
+    r, n = len(R), len(units.N)
+    best = Best()
+    cost1, j1 = _level_one(ctx, units, R, bonus)
+    best.plans = r
+    if np.isfinite(cost1):
+        best.cost, best.assign = cost1, np.full(n, j1)
+    lbs = _bounds(ctx, units, R, bonus, None)
+    if n == 1 or budget == 1 or r == 1 or (len(lbs) > 1 and lbs[1] >= best.cost - EPS):
+        if n > 1 and budget > 1 and r > 1:
+            best.stop_lb, best.stop_m = float(lbs[1]), 2
+        return best
+    C = units.cand[R]
+    cs = C.sum(axis=1)
+    counted = budget < min(r, n)
+    work = int(sum((1 << (n - c)) * _pairs(int(c)) for c in cs)) * (budget if counted else 1)
+    if n > DP_MAX_UNITS or (limit is not None and work > limit):
+        best.too_big = 2
+        return best
+    N = 1 << n
+    stages, G, sites = _dp_stages(pricing, units, R, budget if counted else None, bonus)
+    dp = stages[-1]
+    best.plans += work
+    final = dp[:, N - 1] if counted else dp[N - 1 : N]
+    c = int(np.argmin(final))
+    total = float(final[c])
+    if not np.isfinite(total):
+        return best
+    # Walk back: at each site, the block that made its stage's value.
+    assign = np.full(n, -1)
+    S = N - 1
+    for j in range(r - 1, -1, -1):
+        now, before = stages[j + 1], stages[j]
+        if counted:
+            if now[c, S] == before[c, S]:
+                continue
+            prev = before[c - 1]
+        else:
+            if now[S] == before[S]:
+                continue
+            prev = before
+        blocks_j = sites[j][0][1:]
+        blocks_j = blocks_j[(blocks_j & ~S) == 0]
+        a = int(blocks_j[int(np.argmin(prev[S ^ blocks_j] + G[j, blocks_j]))])
+        assign[(a >> np.arange(n)) & 1 == 1] = j
+        S ^= a
+        c -= counted
+    best.cost = total - TIE * len(set(assign.tolist()))
+    best.assign = assign
+    best.stop_lb = None
+    return best
+
+
+def _dp_stages(pricing, units: Units, R: list[int], budget: int | None, bonus: float):
+    """The DP's value tables: ``stages[j][S]`` (``[j][c, S]`` with a package budget) is
+    the least cost of shipping the units of mask S from the first j sites of R."""
+    r, n = len(R), len(units.N)
+    C = units.cand[R]
+    N = 1 << n
+    weights = 1 << np.arange(n)
+    # Per site: its candidate units' masks (dep: c-bit block -> n-bit mask) and the rest.
+    sites = []
+    for j in range(r):
+        on, off = np.flatnonzero(C[j]), np.flatnonzero(~C[j])
+        dep = (_bits(len(on)) @ weights[on]).astype(np.intp)
+        free = (_bits(len(off)) @ weights[off]).astype(np.intp)
+        sites.append((dep, free))
+    blocks = np.unique(np.concatenate([dep[1:] for dep, _ in sites]))
+    bits = _bits(n)[blocks]
+    G = np.full((r, N), INF)
+    G[:, blocks] = pricing.costs(bits @ units.W, bits @ units.V, bits @ units.N)[R] + (bonus + TIE)
+    counted = budget is not None
+    dp = np.full((budget + 1, N) if counted else (N,), INF)
+    dp[..., 0] = 0.0
+    stages = [dp]
+    for j in range(r):
+        dep, free = sites[j]
+        c = len(dep).bit_length() - 1
+        if c == 0:
+            stages.append(dp)
+            continue
+        rest, sub, starts = _subsets(c)
+        S_from = free[:, None] | dep[rest][None, :]  # 2**(n-c) x pairs
+        g = G[j, dep[sub]]
+        target = free[:, None] | dep[1:][None, :]
+        new = dp.copy()
+        if counted:
+            red = np.minimum.reduceat(dp[:-1][:, S_from] + g, starts, axis=2)
+            new[1:, target] = np.minimum(dp[1:, target], red)
+        else:
+            red = np.minimum.reduceat(dp[S_from] + g, starts, axis=1)
+            new[target] = np.minimum(dp[target], red)
+        dp = new
+        stages.append(dp)
+    return stages, G, sites
+
+
+def forced_cost(pricing, units: Units, R: list[int], k: int, bonus: float = 0.0) -> float:
+    """The cheapest plan in which site ``k`` (of R) ships something, by the DP with k
+    last (no package budget); inf when there is none."""
+    n = len(units.N)
+    if n > DP_MAX_UNITS:
+        return INF
+    order = [j for j in R if j != k] + [k]
+    stages, G, sites = _dp_stages(pricing, units, order, None, bonus)
+    before = stages[-2]
+    blocks = sites[-1][0][1:]
+    full = (1 << n) - 1
+    if not len(blocks):
+        return INF
+    total = float((before[full ^ blocks] + G[-1, blocks]).min())
+    return total
+
+
+@lru_cache(maxsize=32)
+def _bits(n: int) -> np.ndarray:
+    """(2**n x n): bit u of every mask."""
+    return ((np.arange(1 << n)[:, None] >> np.arange(n)[None, :]) & 1).astype(float)
