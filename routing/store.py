@@ -259,26 +259,23 @@ def prune_stream(db: sqlite_utils.Database, key: str, below_seq: int) -> int:
 # -- stock -------------------------------------------------------------------------------
 def stock(db: sqlite_utils.Database, site: str, sku: str) -> tuple[int, int]:
     """``(on_hand, available)`` of ``sku`` at ``site``: on hand is every movement but
-    reservations; available is on hand minus what is reserved (reservations are negative)."""
+    reservations; available is on hand minus what is reserved (reservations are negative).
+    Read from ``stock_totals``, which triggers keep equal to the ledger's sums: summing
+    the ledger costs time in proportion to the SKU's history."""
     row = db.execute(
-        "SELECT coalesce(sum(qty) FILTER (WHERE kind != 'reservation'), 0), "
-        "coalesce(sum(qty), 0) FROM ledger WHERE site = ? AND sku = ?",
-        [site, sku],
+        "SELECT on_hand, available FROM stock_totals WHERE site = ? AND sku = ?", [site, sku]
     ).fetchone()
-    return int(row[0]), int(row[1])
+    return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
 def stock_levels(db: sqlite_utils.Database, site: str) -> dict[str, tuple[int, int]]:
     """``{sku: (on_hand, available)}`` for every SKU with a movement at ``site``."""
     rows = db.execute(
-        "SELECT sku, sum(qty) FILTER (WHERE kind != 'reservation'), sum(qty) FROM ledger "
-        "WHERE site = ? GROUP BY sku ORDER BY sku",
-        [site],
+        "SELECT sku, on_hand, available FROM stock_totals WHERE site = ? ORDER BY sku", [site]
     ).fetchall()
-    return {sku: (int(on_hand or 0), int(available)) for sku, on_hand, available in rows}
+    return {sku: (int(on_hand), int(available)) for sku, on_hand, available in rows}
 
 
-# -- intake (routing/intake/, routing/atp.py) ----------------------------------------------
 @MIGRATIONS.register
 def m002_intake(db: sqlite_utils.Database) -> None:
     """Channel orders as they came in, the channel SKU map, split parts, safety stock."""
@@ -335,3 +332,53 @@ def m002_intake(db: sqlite_utils.Database) -> None:
         CREATE INDEX orders_queue ON orders(status, station, ship_by);
         """,
     )
+
+
+@MIGRATIONS.register
+def m003_stock_totals(db: sqlite_utils.Database) -> None:
+    """The ledger's sums per (site, SKU), kept by triggers in the writer's transaction."""
+    run_script(
+        db,
+        """
+        CREATE TABLE stock_totals (
+            site TEXT NOT NULL,
+            sku TEXT NOT NULL,
+            on_hand INTEGER NOT NULL,
+            available INTEGER NOT NULL,
+            PRIMARY KEY (site, sku)
+        ) WITHOUT ROWID;
+        INSERT INTO stock_totals (site, sku, on_hand, available)
+            SELECT site, sku, coalesce(sum(qty) FILTER (WHERE kind != 'reservation'), 0),
+                   sum(qty)
+            FROM ledger GROUP BY site, sku;
+        CREATE TRIGGER ledger_totals_insert AFTER INSERT ON ledger BEGIN
+            INSERT INTO stock_totals (site, sku, on_hand, available)
+            VALUES (NEW.site, NEW.sku,
+                    CASE WHEN NEW.kind = 'reservation' THEN 0 ELSE NEW.qty END, NEW.qty)
+            ON CONFLICT (site, sku) DO UPDATE SET
+                on_hand = on_hand + excluded.on_hand,
+                available = available + excluded.available;
+        END;
+        CREATE TRIGGER ledger_totals_delete AFTER DELETE ON ledger BEGIN
+            UPDATE stock_totals SET
+                on_hand = on_hand - CASE WHEN OLD.kind = 'reservation' THEN 0 ELSE OLD.qty END,
+                available = available - OLD.qty
+            WHERE site = OLD.site AND sku = OLD.sku;
+        END;
+        CREATE TRIGGER ledger_totals_update AFTER UPDATE OF site, sku, qty, kind ON ledger BEGIN
+            UPDATE stock_totals SET
+                on_hand = on_hand - CASE WHEN OLD.kind = 'reservation' THEN 0 ELSE OLD.qty END,
+                available = available - OLD.qty
+            WHERE site = OLD.site AND sku = OLD.sku;
+            INSERT INTO stock_totals (site, sku, on_hand, available)
+            VALUES (NEW.site, NEW.sku,
+                    CASE WHEN NEW.kind = 'reservation' THEN 0 ELSE NEW.qty END, NEW.qty)
+            ON CONFLICT (site, sku) DO UPDATE SET
+                on_hand = on_hand + excluded.on_hand,
+                available = available + excluded.available;
+        END;
+        """,
+    )
+
+
+# -- intake (routing/intake/, routing/atp.py) ----------------------------------------------

@@ -200,6 +200,12 @@ class StationApp(App[None]):
         self._forward("print_queue_changed")
 
     # -- sync ---------------------------------------------------------------------------
+    def events_written(self) -> None:
+        """An action committed outbox events: have sync send them now, not at its next
+        tick (the tick is 0.2 s; the hub should hear within milliseconds)."""
+        if self.sync is not None:
+            self.sync.wake()
+
     def _sync_tick(self) -> None:
         """Every second: hand presence to the sync client, the sync state to the screens
         (``sync_status``), and tell them when hub changes landed (``sync_changed``)."""

@@ -70,6 +70,7 @@ class HubCounters:
     statuses: int = 0
     stale_statuses: int = 0  # a Will or birth older than the latest birth: ignored
     errors: int = 0  # handler failures (database errors); the message is not acked
+    conflicts: int = 0  # batches reusing seqs of other events: the station must renumber
 
 
 class HubSync:
@@ -283,6 +284,20 @@ class HubSync:
     def _events(self, db: sqlite_utils.Database, station: str, batch: m.EventBatch) -> None:
         receipt = apply.receive_events(db, self.site, station, batch.events)
         c = self.counters
+        if receipt.conflict is not None:
+            reason = (
+                f"seq {receipt.conflict} of {station} is another event here: its numbering "
+                f"restarted (wiped or restored?); asked to renumber after {receipt.applied_seq}"
+            )
+            self._quarantine(db, topics.station_events(self.site, station), reason,
+                             m.encode(batch))  # fmt: skip
+            c.conflicts += 1
+            ack = m.EventAck(
+                station=station, applied_seq=receipt.applied_seq,
+                renumber_after=receipt.applied_seq,
+            )  # fmt: skip
+            self.link.publish(topics.hub_acks(self.site, station), m.encode(ack))
+            return
         c.batches += 1
         c.applied += receipt.applied
         c.duplicates += receipt.duplicates

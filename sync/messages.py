@@ -71,11 +71,15 @@ class SnapshotRequest(_Msg, tag="sr"):
 # -- hub -> station ----------------------------------------------------------------------
 class EventAck(_Msg, tag="ak"):
     """The hub has applied every event of ``station`` up to ``applied_seq`` (high-water
-    mark). ``resend_from`` set: a gap was seen; send again from that seq."""
+    mark). ``resend_from`` set: a gap was seen; send again from that seq.
+    ``renumber_after`` set: the hub holds other events (other ids) under the seqs this
+    batch used - the station's numbering restarted (a wiped or restored database): it must
+    move every event not yet acknowledged past ``renumber_after`` and send them again."""
 
     station: str
     applied_seq: int
     resend_from: int | None = None
+    renumber_after: int | None = None
 
 
 class Change(msgspec.Struct, array_like=True):

@@ -111,6 +111,8 @@ class PackScreen(Screen[None]):
             log.info("refused: %s", text)
 
     def refresh_view(self) -> None:
+        # Every action ends here after its commit: let sync send its events at once.
+        self.app.events_written()
         service = self.app.service
         if self.order is not None:
             self.order = service.view(self.order.order_id)

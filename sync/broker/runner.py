@@ -150,6 +150,7 @@ class Broker:
             "persistence true\n"
             f"persistence_location {self.workdir}/\n"
             "autosave_interval 1\n"
+            "set_tcp_nodelay true\n"  # as doms broker setup writes it (templates.py)
             "log_type error\nlog_type warning\n"
             f"log_dest file {self.workdir}/mosquitto.log\n"
         )

@@ -517,11 +517,6 @@ def test_offline_station_catches_up_10000_events_once_in_order(tmp_path, broker)
 
 
 # -- a wiped station ------------------------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="a wiped station numbers its events from 1 again; the hub takes them for "
-    "duplicates of the old ones and drops them, and the station marks them delivered",
-)
 def test_a_wiped_station_does_not_lose_its_new_events(tmp_path, broker):
     hub_path, station_path = tmp_path / "hub.db", tmp_path / "station.db"
     seed_hub(hub_path, {STATION: station_orders(4)})
