@@ -34,7 +34,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 SITE = "WH1"
 STATION = "WH1-PACK-01"
-WAIT = 45.0  # generous: a loaded 2-core machine
+WAIT = 120.0  # generous: a loaded 2-core machine (CI saw 45 s run out)
 
 CARTONS = [
     {"code": "BOX-S", "name": "Small box", "length_mm": 200, "width_mm": 150,
