@@ -22,7 +22,7 @@ STAMP = VENV / ".doms-installed"
 
 
 def _ensure_venv() -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - run.py must explain, not crash, on old Pythons
         sys.exit(f"doms needs Python >= 3.11; this is {sys.version.split()[0]}")
     if not PY.exists():
         print(f"creating {VENV} ...", flush=True)
