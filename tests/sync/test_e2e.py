@@ -363,7 +363,13 @@ def test_station_killed_mid_drain_and_restarted_repeatedly(tmp_path, broker, rng
     with hub(hub_path, broker.port) as h:
         for round_ in range(4):
             child = station_child(
-                station_path, broker.port, rng.randrange(10**6), "--burst", "3000", "--pace", "0.01"
+                station_path,
+                broker.port,
+                rng.randrange(10**6),
+                "--burst",
+                "10000",
+                "--pace",
+                "0.01",
             )
             try:
                 burst = child.wait(lambda ls: next((x for x in ls if x["call"] == "burst"), None))
