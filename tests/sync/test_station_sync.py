@@ -130,11 +130,16 @@ def test_at_most_four_batches_unacked_then_resend_after_ack_timeout(broker, stat
     try:
         write_events(station_db, 2100)
         sync = start_sync(ack_timeout=1.0)
-        hub.wait(lambda: len(hub.batches) >= 5, what="a fifth batch")
-        firsts = [b.events[0].seq for b in hub.batches[:5]]
+        hub.wait(
+            lambda: [b.events[0].seq for b in hub.batches[4:]].count(1) >= 1,
+            what="a resend from seq 1",
+        )
+        firsts = [b.events[0].seq for b in hub.batches]
         # Four batches in flight, then nothing new: after the timeout, again from the
-        # last ack (none: seq 1), never seq 2001.
-        assert firsts == [1, 501, 1001, 1501, 1]
+        # last ack (none: seq 1), never seq 2001. (A QoS 1 duplicate of an in-flight batch
+        # may arrive in between; that is the broker's right.)
+        assert firsts[:4] == [1, 501, 1001, 1501]
+        assert 2001 not in firsts[: firsts.index(1, 4) + 1]
         assert sync.state().counters["ack_timeouts"] >= 1
         assert undelivered(station_db) == 2100
     finally:
