@@ -10,26 +10,21 @@ Every part runs the real code (``sync.station.StationSync``, ``sync.hub.HubSync`
 with ``synchronous=FULL`` on both sides (their default; ``--synchronous`` changes it).
 
 * **End to end** (one process hosting a station and the hub, so one clock): an event is
-  committed at the station (``record_event`` in its transaction) and the clock runs until
-  the station has processed the hub's ack (its outbox row marked delivered, committed):
-  station commit -> batch published -> hub commit -> ack -> station commit. One event at a
-  time, the next only after the previous one was acknowledged. Three variants:
+  committed at the station (``record_event`` in its transaction, then ``StationSync.wake()``
+  as the pack screen does after every action) and the clock runs until the station has
+  processed the hub's ack (its outbox rows marked delivered, committed): station commit ->
+  batch published -> hub commit -> ack -> station commit. One event at a time, the next
+  only after the previous one was acknowledged, ``--n`` events (``e2e_*``), broken down:
+  station commit, commit -> batch published, published -> hub starts applying, hub apply
+  with its commit, hub commit -> ack processed at the station.
 
-  - ``e2e_*``: StationSync as shipped, ``--tick-n`` events. It finds new outbox rows on
-    its housekeeping tick (``TICK_S``, 0.2 s), so the pause before each event is spread
-    over the tick, as a packer's scans are.
-  - ``e2e_wake_*``: with the proposed ``StationSync.wake()`` (an item on the worker's
-    queue after each commit; the worker pumps at once), applied here by a subclass unless
-    StationSync has one; ``--tick-n`` events.
-  - ``e2e_fixed_*``: wake() and TCP_NODELAY on the MQTT clients' sockets (the proposed
-    ``sync/mqtt.py`` change, applied here while the clients are made); ``--n`` events,
-    broken down: station commit, commit -> batch published, published -> hub starts
-    applying, hub apply with its commit, hub commit -> ack processed at the station.
-
-  Baselines, sample by sample in the same run: a raw QoS 1 round trip over the same broker
-  (an ``MqttLink`` publishes, a second one echoes it back: two hops, as event and ack), one
-  SQLite commit (the path has three); and the round trip over Mosquitto's defaults (Nagle's
-  algorithm on: the tests' ``Broker``).
+  Compared, in the same run: ``e2e_tick_*``, the same path for a writer that does not call
+  ``wake()`` (new rows found on the 0.2 s housekeeping tick; ``--tick-n`` events, the pause
+  before each spread over the tick, as a packer's scans are); a raw QoS 1 round trip over
+  the same broker, sample by sample (an ``MqttLink`` publishes, a second one echoes it
+  back: two hops, as event and ack); one SQLite commit (the path has three); and the round
+  trip over Mosquitto's defaults (Nagle's algorithm on: why ``sync/mqtt.py`` sets
+  TCP_NODELAY and ``doms broker setup`` writes ``set_tcp_nodelay true``).
 
 * **Ingest** (``ingest_events_per_s``): 50 simulated stations (raw ``MqttLink``s in a
   child process, keeping the protocol's window of 4 unacknowledged batches of up to 500)
@@ -194,14 +189,11 @@ class Profiles:
 
 
 def timed_station_class():
-    """StationSync that records when each batch left and when each ack was processed; and,
-    with ``wake=True``, the proposed ``wake()`` (unless StationSync has one already)."""
+    """StationSync that records when each batch left and when each ack was processed."""
     from sync.station import StationSync
 
-    native_wake = hasattr(StationSync, "wake")
-
     class TimedStationSync(StationSync):
-        def __init__(self, *a: Any, wake: bool = False, profile=None, **kw: Any) -> None:
+        def __init__(self, *a: Any, wake: bool = True, profile=None, **kw: Any) -> None:
             super().__init__(*a, **kw)
             self.use_wake = wake
             self.profile = profile
@@ -210,18 +202,8 @@ def timed_station_class():
             self.sent_at: dict[int, float] = {}
 
         def nudge(self) -> None:
-            if not self.use_wake:
-                return
-            if native_wake:
-                super().wake()
-            else:
-                self._inbox.put(("wake",))
-
-        def _handle(self, item: tuple[Any, ...]) -> None:
-            if item[0] == "wake" and not native_wake:
-                self._pump()  # the proposed fix: send new outbox rows now
-                return
-            super()._handle(item)
+            if self.use_wake:
+                self.wake()
 
         def _pump(self) -> None:
             before = self._sent_upto
@@ -338,7 +320,7 @@ def station_config(path: Path, port: int, synchronous: str, station: str = STATI
     return msgspec.structs.replace(config(path, port, station), synchronous=synchronous)
 
 
-def bootstrap(config, port: int, profile=None, wake: bool = False):
+def bootstrap(config, port: int, profile=None, wake: bool = True):
     """A StationSync on a new database that has applied its snapshot."""
     from tests.sync.e2e_helpers import new_station_db, wait_until
 
@@ -407,43 +389,11 @@ class Echo:
         return time.perf_counter() - t0
 
 
-@contextlib.contextmanager
-def no_delay(on: bool):
-    """The fix proposed for ``sync/mqtt.py``, applied while this is open: every paho client
-    created meanwhile sets TCP_NODELAY on its socket (``on_socket_open``). Without it a
-    small PUBLISH written while our own PUBACK is still unacknowledged waits for the
-    broker's delayed ACK (Nagle's algorithm): up to 40 ms, twice per event here."""
-    import socket
-
-    import paho.mqtt.client as paho
-
-    if not on:
-        yield
-        return
-    original = paho.Client
-
-    def nodelay(client, userdata, sock) -> None:
-        with contextlib.suppress(OSError, AttributeError):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    class Client(original):
-        def __init__(self, *a: Any, **kw: Any) -> None:
-            super().__init__(*a, **kw)
-            self.on_socket_open = nodelay
-
-    paho.Client = Client
-    try:
-        yield
-    finally:
-        paho.Client = original
-
-
-# (name, what, wake(), TCP_NODELAY at the clients, pause between events): the pause of the
-# "as shipped" variant is spread over the tick, as a packer's scans are.
+# (name, wake() after each commit, pause before each event): without wake() the pause is
+# spread over the tick, as a packer's scans are.
 E2E_VARIANTS = (
-    ("tick", "as shipped (new rows found on the 0.2 s tick)", False, False, (0.0, 0.2)),
-    ("wake", "with the proposed wake()", True, False, (0.0005, 0.002)),
-    ("fixed", "with wake() and TCP_NODELAY at the clients", True, True, (0.0005, 0.002)),
+    ("shipped", True, (0.0005, 0.002)),
+    ("tick", False, (0.0, 0.2)),
 )
 
 
@@ -462,7 +412,7 @@ def e2e(args: argparse.Namespace, profiles: Profiles) -> dict[str, Any]:
     probe = encode(EventBatch(station=STATION, events=[
         Event(1, uuid.uuid4().hex, "item_scanned", _iso(time.time()), payload)
     ]))  # fmt: skip
-    sizes = {"tick": args.tick_n, "wake": args.tick_n, "fixed": args.n}
+    sizes = {"shipped": args.n, "tick": args.tick_n}
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="doms-bench-") as tmp_name:
         tmp = Path(tmp_name)
@@ -476,7 +426,7 @@ def e2e(args: argparse.Namespace, profiles: Profiles) -> dict[str, Any]:
         broker = start_broker(tmp)
         try:
             base_db = open_db(tmp / "commit.db", synchronous=args.synchronous)
-            for variant, _, wake, nodelay, pause in E2E_VARIANTS:
+            for variant, wake, pause in E2E_VARIANTS:
                 hub_path = tmp / f"hub-{variant}.db"
                 db = store.open_db(hub_path, synchronous="OFF")
                 seed_catalogue(db)
@@ -489,15 +439,12 @@ def e2e(args: argparse.Namespace, profiles: Profiles) -> dict[str, Any]:
                     k: [] for k in ("total", "commit", "send", "hop", "apply", "back",
                                     "base", "commit_base")
                 }  # fmt: skip
-                with no_delay(nodelay):
-                    hub = timed_hub_class()(
-                        hub_path, SITE, settings(broker.port), synchronous=args.synchronous,
-                        profile=profiles.new(f"e2e-{variant}-hub"),
-                    ).start()  # fmt: skip
-                    sync = bootstrap(
-                        config, broker.port, profiles.new(f"e2e-{variant}-station"), wake
-                    )
-                    echo = Echo(broker.port).__enter__()
+                hub = timed_hub_class()(
+                    hub_path, SITE, settings(broker.port), synchronous=args.synchronous,
+                    profile=profiles.new(f"e2e-{variant}-hub"),
+                ).start()  # fmt: skip
+                sync = bootstrap(config, broker.port, profiles.new(f"e2e-{variant}-station"), wake)
+                echo = Echo(broker.port).__enter__()
                 station = open_db(config.database, synchronous=args.synchronous)
                 rng = random.Random(args.seed)
                 try:
@@ -926,50 +873,47 @@ def report(args, results: dict[str, dict], profile_paths: list[str]) -> Report:
     return rep
 
 
+E2E_WHAT = {
+    "shipped": "as shipped (wake() after each commit)",
+    "tick": "without wake() (rows found on the 0.2 s tick)",
+}
+
+
 def report_e2e(rep: Report, lat: dict) -> None:
     f = rep.figures
     stats = {v: {k: Stats.of(ms(x)) for k, x in lat[v].items() if x} for v, *_ in E2E_VARIANTS}
-    t, w, x = stats["tick"]["total"], stats["wake"]["total"], stats["fixed"]["total"]
-    base, commit = stats["fixed"]["base"], stats["fixed"]["commit_base"]
+    x, t = stats["shipped"]["total"], stats["tick"]["total"]
+    base, commit = stats["shipped"]["base"], stats["shipped"]["commit_base"]
     nagle = Stats.of(ms(lat["nagle"]))
     rep.line("end to end: station commit -> hub commit -> ack processed at the station")
-    rows = []
     parts = [("station commit", "commit"), ("commit -> batch published", "send"),
              ("published -> hub starts applying", "hop"), ("hub apply + commit", "apply"),
              ("hub commit -> ack processed", "back")]  # fmt: skip
-    for variant, what, *_ in E2E_VARIANTS:
-        rows.append((what, stats[variant]["total"]))
-        if variant != "tick":
-            rows += [(f"  {label}", stats[variant][key]) for label, key in parts
-                     if key in stats[variant]]  # fmt: skip
+    rows = [(E2E_WHAT["shipped"], x)]
+    rows += [(f"  {label}", stats["shipped"][key]) for label, key in parts
+             if key in stats["shipped"]]  # fmt: skip
     rows += [
+        (E2E_WHAT["tick"], t),
         ("baseline: QoS 1 round trip (2 hops)", base),
         ("baseline: one SQLite commit", commit),
         ("baseline: round trip, Mosquitto defaults (Nagle)", nagle),
     ]
     rep.table(rows)
-    met = {
-        v: rep.target(f"e2e p99 ({v})", stats[v]["total"].p99, TARGET_E2E_P99_MS, "ms")
-        for v, *_ in E2E_VARIANTS
-    }
+    met = rep.target("e2e p99", x.p99, TARGET_E2E_P99_MS, "ms")
     f.update({
-        "e2e_p50_ms": rounded(t.p50), "e2e_p99_ms": rounded(t.p99), "e2e_n": t.n,
-        "e2e_wake_p50_ms": rounded(w.p50), "e2e_wake_p99_ms": rounded(w.p99), "e2e_wake_n": w.n,
-        "e2e_fixed_p50_ms": rounded(x.p50), "e2e_fixed_p99_ms": rounded(x.p99),
-        "e2e_fixed_n": x.n,
+        "e2e_p50_ms": rounded(x.p50), "e2e_p99_ms": rounded(x.p99), "e2e_n": x.n,
+        "e2e_tick_p50_ms": rounded(t.p50), "e2e_tick_p99_ms": rounded(t.p99), "e2e_tick_n": t.n,
         "baseline_qos1_p50_ms": rounded(base.p50), "baseline_qos1_p99_ms": rounded(base.p99),
         "baseline_commit_p50_ms": rounded(commit.p50),
         "baseline_commit_p99_ms": rounded(commit.p99),
         "baseline_qos1_nagle_p50_ms": rounded(nagle.p50),
-        "e2e_p50_ratio": ratio(t.p50, base.p50), "e2e_p99_ratio": ratio(t.p99, base.p99),
-        "e2e_fixed_p50_ratio": ratio(x.p50, base.p50),
-        "e2e_fixed_p99_ratio": ratio(x.p99, base.p99),
-        "target_e2e_p99_met": met["tick"], "target_e2e_fixed_p99_met": met["fixed"],
+        "e2e_p50_ratio": ratio(x.p50, base.p50), "e2e_p99_ratio": ratio(x.p99, base.p99),
+        "target_e2e_p99_met": met,
     })  # fmt: skip
     for _, key in parts:
-        if key in stats["fixed"]:
-            f[f"e2e_fixed_{key}_p50_ms"] = rounded(stats["fixed"][key].p50)
-            f[f"e2e_fixed_{key}_p99_ms"] = rounded(stats["fixed"][key].p99)
+        if key in stats["shipped"]:
+            f[f"e2e_{key}_p50_ms"] = rounded(stats["shipped"][key].p50)
+            f[f"e2e_{key}_p99_ms"] = rounded(stats["shipped"][key].p99)
 
 
 def report_ingest(rep: Report, ing: dict) -> None:
@@ -1037,12 +981,12 @@ def report_encoding(rep: Report, enc: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = parser("bench.sync", "Sync latency, ingest and catch-up over Mosquitto.", 10_000,
-               "events sent one at a time with the proposed fixes")  # fmt: skip
+               "events sent one at a time, as shipped")  # fmt: skip
     p.add_argument(
         "--tick-n",
         type=int,
-        default=300,
-        help="events sent one at a time as shipped and with wake() only (default 300)",
+        default=100,
+        help="events sent one at a time without wake(), for comparison (default 100)",
     )
     p.add_argument("--stations", type=int, default=50, help="simulated stations (default 50)")
     p.add_argument(

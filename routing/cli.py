@@ -49,6 +49,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--password-file", help="file holding the broker password (not world-readable)"
     )
     run.add_argument("--tls-ca", help="CA certificate: connect with TLS")
+    run.add_argument(
+        "--mqtt",
+        choices=("auto", "5", "3.1.1"),
+        default="auto",
+        help="MQTT version (default: 5 where the broker has it, else 3.1.1)",
+    )
     run.set_defaults(func=hub_run)
     _register_intake(subs)
 
@@ -118,7 +124,12 @@ def broker_settings(args: argparse.Namespace) -> BrokerSettings:
         password = path.read_text().strip()
     username = args.username or (f"hub-{args.site}" if password else None)
     return BrokerSettings(
-        host=host, port=int(port), username=username, password=password, tls_ca=args.tls_ca
+        host=host,
+        port=int(port),
+        username=username,
+        password=password,
+        tls_ca=args.tls_ca,
+        protocol=getattr(args, "mqtt", "auto"),
     )
 
 

@@ -26,6 +26,8 @@ Example (``station.toml``)::
     tls_ca = "/etc/doms/ca.crt"            # TLS on when set
     keep_delivered_days = 7.0              # delivered events are pruned after this
     reconnect_max_s = 30.0                 # cap of the reconnect backoff
+    mqtt = "auto"                          # "5", "3.1.1", or "auto": 5 where the broker has it
+    session_expiry_hours = 168.0           # MQTT 5: the broker forgets a station gone this long
 """
 
 from __future__ import annotations
@@ -101,6 +103,8 @@ class Sync(msgspec.Struct, forbid_unknown_fields=True):
     tls_ca: str = ""  # CA certificate: TLS on when set
     keep_delivered_days: float = 7.0  # delivered outbox rows are pruned after this
     reconnect_max_s: float = 30.0  # cap of the reconnect backoff
+    mqtt: str = "auto"  # "5", "3.1.1", or "auto": 5 where the broker has it, else 3.1.1
+    session_expiry_hours: float = 168.0  # MQTT 5: the broker drops a session gone this long
 
 
 class StationConfig(msgspec.Struct, forbid_unknown_fields=True):
@@ -142,6 +146,8 @@ def load_config(path: str | Path | None) -> StationConfig:
         raise ConfigError(f"{p}: {exc}") from exc
     if config.packing.short_policy not in ("hold", "ship_partial"):
         raise ConfigError(f"{p}: packing.short_policy must be 'hold' or 'ship_partial'")
+    if config.sync.mqtt not in ("auto", "5", "3.1.1"):
+        raise ConfigError(f"{p}: sync.mqtt must be 'auto', '5' or '3.1.1'")
     if config.sync.enabled and config.sync.password_file:
         read_password_file(config.sync.password_file)
     return config
@@ -187,4 +193,6 @@ def broker_settings(config: StationConfig) -> BrokerSettings:
         tls_ca=os.path.expanduser(sync.tls_ca) if sync.tls_ca else None,
         backoff_max=max(sync.reconnect_max_s, 0.1),
         backoff_min=min(0.5, max(sync.reconnect_max_s, 0.1)),
+        protocol=sync.mqtt,
+        session_expiry_s=max(0, round(sync.session_expiry_hours * 3600)),
     )

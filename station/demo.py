@@ -145,7 +145,9 @@ def demo_site(
     hub_db = work / "hub.db"
     with contextlib.ExitStack() as stack:
         broker = stack.enter_context(Broker(workdir=work / "broker"))
-        settings = BrokerSettings(port=broker.port)
+        # We know what we started: no need to try MQTT 5 on the embedded (3.1.1) broker.
+        mqtt = "5" if broker.kind == "mosquitto" else "3.1.1"
+        settings = BrokerSettings(port=broker.port, protocol=mqtt)
         db = store.open_db(hub_db)
         feed.load_sample_hub(db, SITE, list(STATIONS), orders=orders)
         db.close()
@@ -155,7 +157,7 @@ def demo_site(
             station_id=STATIONS[1],
             site=SITE,
             database=str(work / f"{STATIONS[1]}.db"),
-            sync=Sync(enabled=True, port=broker.port),
+            sync=Sync(enabled=True, port=broker.port, mqtt=mqtt),
         )
         from station.store.db import open_db
 
@@ -177,7 +179,7 @@ def demo_site(
                 slip_printer=slips.url,
             ),
             login=Login(idle_lock_s=900),
-            sync=Sync(enabled=True, port=broker.port),
+            sync=Sync(enabled=True, port=broker.port, mqtt=mqtt),
         )
         yield config, DemoDevices(scanner, scale, printer, hub_db), hub_db
 
