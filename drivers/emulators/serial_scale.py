@@ -44,7 +44,10 @@ class SerialScaleEmulator:
 
     protocol = ""
     thread_name = "scale-emu"
-    url_options = ""
+    # A pty has no data bits or parity, and Linux refuses to set 7E1 on one whose speed
+    # is already set (tcsetattr EINVAL on the second open), so emulator URLs say 8N1. The
+    # bytes are the same: every protocol here is 7-bit ASCII plus control characters.
+    url_options = "bytesize=8&parity=N"
 
     def __init__(
         self,

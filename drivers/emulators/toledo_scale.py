@@ -28,7 +28,7 @@ class ToledoScaleEmulator(SerialScaleEmulator):
 
     def __init__(self, weight: float = 0.0, unit: str = "kg", **kwargs: float) -> None:
         super().__init__(weight=weight, unit=unit, **kwargs)
-        self.url_options = f"unit={self.unit}"
+        self.url_options = f"{self.url_options}&unit={self.unit}"
         self._echo = False
 
     @property
