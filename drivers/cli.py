@@ -30,6 +30,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     read.add_argument("--timeout", type=float, default=5.0, help="seconds to wait (default 5)")
     read.add_argument("--unstable", action="store_true", help="do not wait for a stable weight")
     read.set_defaults(func=read_scale)
+    probe = dev_subs.add_parser(
+        "probe",
+        help="find which scale protocol answers on a serial port",
+        description="Tries Toledo 8217, NCI, CAS and MT-SICS at their usual settings with "
+        "read-only commands and prints the URL to put in the station config; exit 1 if "
+        "nothing answered.",
+    )
+    probe.add_argument("port", help="serial port, e.g. /dev/ttyUSB0 or COM3")
+    probe.add_argument("--json", action="store_true", help="print the report as JSON")
+    probe.add_argument(
+        "--timeout", type=float, default=0.5, help="seconds to wait for each answer (0.5)"
+    )
+    probe.set_defaults(func=probe_scale)
 
     emulate = subparsers.add_parser(
         "emulate", help="run a device emulator (prints its URL, runs until Ctrl-C)"
@@ -37,11 +50,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     emu_subs = emulate.add_subparsers(dest="emulate_command", metavar="DEVICE", required=True)
     scale = emu_subs.add_parser(
         "scale",
-        help="an MT-SICS scale on a pseudo-terminal",
+        help="a serial scale (MT-SICS, Toledo 8217, NCI or CAS) on a pseudo-terminal",
         description="Prints the scale URL. Type a weight in grams and Enter to place it; "
         "'r' removes it, 'o' overloads.",
     )
     scale.add_argument("--weight", type=float, default=0.0, help="grams on the pan at start")
+    scale.add_argument(
+        "--protocol",
+        default="mt-sics",
+        choices=["mt-sics", "toledo-8217", "nci", "cas"],
+        help="wire protocol (default mt-sics)",
+    )
+    scale.add_argument("--unit", help="unit the scale shows: g, kg, lb or oz")
     scale.set_defaults(func=emulate_scale)
     label = emu_subs.add_parser("label-printer", help="a ZPL label printer on TCP")
     label.add_argument("--port", type=int, default=0, help="TCP port (default: a free one)")
@@ -76,11 +96,36 @@ def read_scale(args: argparse.Namespace) -> int:
     return 0
 
 
-def emulate_scale(args: argparse.Namespace) -> int:
-    """Run an MT-SICS scale emulator; stdin lines control it."""
-    from drivers.emulators.mt_sics_scale import MtSicsScaleEmulator
+def probe_scale(args: argparse.Namespace) -> int:
+    """Find the scale protocol on ``args.port`` and print the URL for it."""
+    from drivers.probe import probe
 
-    with MtSicsScaleEmulator(weight=args.weight) as emu:
+    report = probe(args.port, timeout=args.timeout)
+    if args.json:
+        print(json.dumps(report.as_json()))
+    else:
+        for a in report.attempts:
+            print(f"{a.protocol:<12} {a.settings}: {a.detail}")
+        if report.url:
+            print(f"Put this in the station config: {report.url}")
+    if report.found is None:
+        tried = ", ".join(f"{a.protocol} at {a.settings}" for a in report.attempts)
+        print(
+            f"No scale answered on {args.port} (tried {tried}): check power, cable and "
+            "the scale's interface settings.",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def emulate_scale(args: argparse.Namespace) -> int:
+    """Run a scale emulator of ``args.protocol``; stdin lines control it."""
+    from drivers.urls import SCALE_PROTOCOLS, _load
+
+    emulator = _load(SCALE_PROTOCOLS[args.protocol].emulator)
+    kwargs = {"unit": args.unit} if args.unit else {}
+    with emulator(weight=args.weight, **kwargs) as emu:
         _announce(emu.url)
 
         def control(line: str) -> None:

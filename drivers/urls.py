@@ -13,6 +13,7 @@ printer is switched off.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -23,7 +24,10 @@ if TYPE_CHECKING:  # imported lazily below: `doms --help` should not load pyseri
     from drivers.transports.serial_port import SerialTransport
     from drivers.transports.tcp import TcpTransport
 
-_SCALE_FORMS = "serial://PORT?protocol=mt-sics&baud=9600, tcp://HOST:PORT?protocol=mt-sics"
+_SCALE_FORMS = (
+    "serial://PORT?protocol=mt-sics|toledo-8217|nci|cas&baud=9600&bytesize=7&parity=E"
+    "&stopbits=1&unit=kg, tcp://HOST:PORT?protocol=..., emulator://scale?protocol=...&weight=G"
+)
 _LABEL_FORMS = "tcp://HOST:9100, serial://PORT?protocol=zpl, cups://QUEUE, file:///PATH"
 _SLIP_FORMS = "escpos+tcp://HOST:9100, escpos+serial://PORT?baud=..., escpos+file:///PATH"
 _SCANNER_FORMS = "serial://PORT?suffix=cr|lf|crlf&prefix=HEX"
@@ -98,24 +102,118 @@ class _Url:
         return TcpTransport(host, port, timeout=self.option("timeout", 5.0, float))
 
 
+@dataclass(frozen=True)
+class ScaleProtocol:
+    """A scale protocol's name, its usual serial settings, and where its code lives."""
+
+    name: str
+    aliases: tuple[str, ...]
+    baud: int
+    bytesize: int
+    parity: str
+    stopbits: str
+    driver: str  # "module:Class"
+    emulator: str  # "module:Class"
+
+    def settings(self) -> str:
+        return f"{self.baud} {self.bytesize}{self.parity}{self.stopbits}"
+
+
+# Defaults are each protocol's factory or usual settings (sources in README.md); the URL
+# options override them, as the scale's own interface menu can.
+SCALE_PROTOCOLS: dict[str, ScaleProtocol] = {
+    p.name: p
+    for p in (
+        ScaleProtocol(
+            "mt-sics", ("mtsics", "sics"), 9600, 8, "N", "1",
+            "drivers.scale_mt_sics:MtSicsScale",
+            "drivers.emulators.mt_sics_scale:MtSicsScaleEmulator",
+        ),
+        ScaleProtocol(
+            "toledo-8217", ("toledo", "8217", "toledo-8213", "8213"), 9600, 7, "E", "1",
+            "drivers.scale_toledo:ToledoScale",
+            "drivers.emulators.toledo_scale:ToledoScaleEmulator",
+        ),
+        ScaleProtocol(
+            "nci", ("scp-01", "scp01", "weigh-tronix", "avery"), 9600, 7, "E", "1",
+            "drivers.scale_nci:NciScale",
+            "drivers.emulators.nci_scale:NciScaleEmulator",
+        ),
+        ScaleProtocol(
+            "cas", ("cas-enq", "cas-pd2"), 9600, 8, "N", "1",
+            "drivers.scale_cas:CasScale",
+            "drivers.emulators.cas_scale:CasScaleEmulator",
+        ),
+    )
+}  # fmt: skip
+
+
+def scale_protocol(name: str) -> ScaleProtocol | None:
+    """The protocol called ``name`` (or one of its aliases), None if unknown."""
+    key = name.strip().lower()
+    for proto in SCALE_PROTOCOLS.values():
+        if key == proto.name or key in proto.aliases:
+            return proto
+    return None
+
+
+def _load(target: str) -> Any:
+    from importlib import import_module
+
+    module, _, attr = target.partition(":")
+    return getattr(import_module(module), attr)
+
+
 def open_scale(url: str) -> Scale:
-    """A :class:`Scale` for ``url``. Raises BadDeviceURL; never touches the device."""
+    """A :class:`Scale` for ``url``. Raises BadDeviceURL; never touches the device.
+
+    ``protocol`` picks the driver (default ``mt-sics``) and brings its usual serial
+    settings; ``baud``, ``bytesize``, ``parity``, ``stopbits`` override them. ``unit``
+    (g, kg, lb, oz) is the unit a Toledo 8217 scale is set to (its frames carry none).
+    """
     u = _Url(url, "scale", _SCALE_FORMS)
+    name = u.option("protocol", "mt-sics")
+    proto = scale_protocol(name)
+    if proto is None:
+        known = ", ".join(SCALE_PROTOCOLS)
+        raise u.bad(f"unknown scale protocol {name.lower()!r} (known: {known})")
+    from drivers.base import Unit
+
+    unit = u.option("unit", "kg").lower()
+    if unit not in {x.value for x in Unit}:
+        raise u.bad(f"unknown unit {unit!r} (use g, kg, lb or oz)")
     if u.scheme == "emulator":
-        from drivers.emulators.mt_sics_scale import MtSicsScaleEmulator
-
-        emu = MtSicsScaleEmulator(weight=u.option("weight", 0.0, float)).start()
+        emulator = _load(proto.emulator)
+        kwargs = {"weight": u.option("weight", 0.0, float)}
+        if "unit" in u.query:
+            kwargs["unit"] = unit
+        emu = emulator(**kwargs).start()
         return _owning(open_scale(emu.url), emu)
-    protocol = u.option("protocol", "mt-sics").lower()
-    if protocol not in ("mt-sics", "mtsics", "sics"):
-        raise u.bad(f"unknown scale protocol {protocol!r} (known: mt-sics)")
-    from drivers.scale_mt_sics import MtSicsScale
-
+    driver = _load(proto.driver)
+    extra = {"unit": unit} if proto.name == "toledo-8217" else {}
     if u.scheme == "serial":
-        return MtSicsScale(u.serial_transport())
+        return driver(_scale_serial(u, proto), **extra)
     if u.scheme == "tcp":
-        return MtSicsScale(u.tcp_transport())
+        return driver(u.tcp_transport(), **extra)
     raise u.bad(f"unknown scheme {u.scheme!r}")
+
+
+def _scale_serial(u: _Url, proto: ScaleProtocol) -> SerialTransport:
+    """The serial port with ``proto``'s usual settings, overridden by the URL's."""
+    from drivers.transports.serial_port import SerialTransport
+
+    try:
+        return SerialTransport(
+            u.device_path(),
+            baudrate=u.option("baud", proto.baud, int),
+            bytesize=u.option("bytesize", proto.bytesize, int),
+            parity=u.option("parity", proto.parity),
+            stopbits=u.option("stopbits", proto.stopbits),
+        )
+    except BadDeviceURL as exc:
+        if str(exc).startswith("Cannot use device URL"):
+            raise
+        raise u.bad(str(exc)) from None
 
 
 def open_label_printer(url: str) -> LabelPrinter:

@@ -82,7 +82,7 @@ def test_open_device():
     ("opener", "url", "words"),
     [
         (open_scale, "http://scale", "unknown scheme 'http'"),
-        (open_scale, "serial:///dev/ttyUSB0?protocol=cas", "unknown scale protocol 'cas'"),
+        (open_scale, "serial:///dev/ttyUSB0?protocol=dibal", "unknown scale protocol 'dibal'"),
         (open_scale, "serial:///dev/ttyUSB0?baud=fast", "baud='fast' is not a valid int"),
         (open_scale, "serial:///dev/ttyUSB0?parity=X", "unknown serial parity 'X'"),
         (open_scale, "serial://", "no port or path given"),

@@ -1,0 +1,169 @@
+"""An Avery Weigh-Tronix / NCI SCP-01 scale (NCI standard, 3825, Brecknell, 78xx) over any
+transport."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from drivers.base import Scale, Weight
+from drivers.errors import BadFrame, DeviceUnreachable, ScaleError
+from drivers.protocols import nci
+from drivers.transports.base import Transport
+
+_OVERLOAD = "Scale overloaded: take the parcel off and weigh it again."
+_UNDERLOAD = "Scale reads below zero: check the pan is in place, then zero the scale."
+_UNSTEADY = "Weight not settling: keep the parcel still, out of draughts, and weigh again."
+
+
+class _NoAnswer(DeviceUnreachable):
+    """The port is fine but nothing answered in time (as opposed to a lost port)."""
+
+
+class NciScale(Scale):
+    """SCP-01 scale. ``W`` answers at once, stable or not (the motion bit says which), so
+    ``read(stable=True)`` polls every ``poll`` s until the motion bit clears.
+
+    ``answer_timeout`` is how long one command waits (SCP-01: "one second should be more
+    than adequate"). The protocol has no tare command: ``CAN_TARE`` is False.
+    """
+
+    CAN_ZERO = True
+
+    def __init__(
+        self, transport: Transport, poll: float = 0.1, answer_timeout: float = 1.0
+    ) -> None:
+        self.transport = transport
+        self.poll = poll
+        self.answer_timeout = answer_timeout
+        self._parser = nci.Parser()
+        self._port = threading.Lock()
+
+    def read(self, stable: bool = True, timeout: float = 5.0) -> Weight:
+        """Return one reading in grams; with ``stable`` wait for the motion bit to clear.
+
+        Raises ScaleError (overload, underload, scale error, never steady), DeviceUnreachable
+        (no answer within ``timeout``), BadFrame (garbage, or a unit other than g/kg/lb/oz).
+        """
+        with self._port:
+            deadline = time.monotonic() + timeout
+            moving = garbled = False
+            while True:
+                left = deadline - time.monotonic()
+                reply = self._ask(nci.WEIGHT, min(self.answer_timeout, max(left, 0.05)))
+                if reply is None:
+                    garbled = garbled or self._parser.garbage > 0
+                    if time.monotonic() < deadline:
+                        continue  # lost in noise: ask again
+                    if moving:
+                        raise ScaleError(_UNSTEADY, "unstable")
+                    raise self._no_answer(garbled)
+                weight = self._weight(reply)
+                if weight is not None and (weight.stable or not stable):
+                    return weight
+                moving = True  # in motion, or status only (DIVA: while moving): again
+                if time.monotonic() + self.poll >= deadline:
+                    if reply.status is not None and not reply.status.motion:
+                        raise ScaleError(
+                            f"Scale sends no weight ({reply.status.describe()}): "
+                            "check its display.",
+                            "refused",
+                        )
+                    raise ScaleError(_UNSTEADY, "unstable")
+                time.sleep(self.poll)
+
+    def zero(self, timeout: float = 5.0) -> None:
+        """Zero the scale (``Z``; ignored by the scale when moving or outside its zero range).
+
+        Raises ScaleError (moving, too much on the pan, scale error), DeviceUnreachable.
+        """
+        with self._port:
+            reply = self._ask(nci.ZERO, min(timeout, self.answer_timeout))
+            if reply is None:
+                raise self._no_answer(self._parser.garbage > 0)
+            status = self._check(reply)
+            if status.at_zero:
+                return
+            if status.motion:
+                raise ScaleError(
+                    "Scale could not zero now: keep the pan still and zero again.", "busy"
+                )
+            raise ScaleError(
+                "Too much on the scale to zero it: clear the pan and zero again.", "overload"
+            )
+
+    def status(self, timeout: float = 1.0) -> nci.Status:
+        """The scale's status bytes (``S``). Raises as :meth:`zero`."""
+        with self._port:
+            reply = self._ask(nci.STATUS, timeout)
+            if reply is None:
+                raise self._no_answer(self._parser.garbage > 0)
+            return self._check(reply)
+
+    def close(self) -> None:
+        """Release the port. Never raises."""
+        self.transport.close()
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _weight(self, reply: nci.Reply) -> Weight | None:
+        """The reading in ``reply``, None if it has none (moving, negative); or raise."""
+        self._check(reply)
+        if reply.kind != "weight" or reply.status is None:
+            return None
+        if reply.unit is None:
+            raise BadFrame(
+                f"Scale sends weights in {reply.unit_text!r}: set its unit to g, kg, lb or oz."
+            )
+        assert reply.value is not None
+        return Weight.of(reply.value, reply.unit, stable=not reply.status.motion)
+
+    @staticmethod
+    def _check(reply: nci.Reply) -> nci.Status:
+        """Raise ScaleError for what the answer reports; return its status bytes."""
+        if reply.kind == "unknown":
+            raise ScaleError(
+                "Scale did not understand the command: set its interface to NCI / SCP-01.",
+                "refused",
+            )
+        status = reply.status
+        assert status is not None
+        if status.over_capacity or reply.out_of_range == "over":
+            raise ScaleError(_OVERLOAD, "overload")
+        if status.under_capacity or reply.out_of_range == "under":
+            raise ScaleError(_UNDERLOAD, "underload")
+        if status.hardware_error:
+            raise ScaleError(
+                f"Scale reports a fault ({status.describe()}): switch it off and on; "
+                "if it stays, call for service.",
+                "refused",
+            )
+        if status.initial_zero_error or reply.out_of_range == "zero_error":
+            raise ScaleError(
+                "Scale could not find zero: clear the pan and switch the scale off and on.",
+                "refused",
+            )
+        return status
+
+    def _ask(self, command: bytes, timeout: float) -> nci.Reply | None:
+        """Send ``command``; return its answer, None if none came within ``timeout``.
+
+        Raises DeviceUnreachable if the port is gone.
+        """
+        self.transport.reset_input()  # a late answer would pass for this one's
+        self._parser.clear()
+        self.transport.write(command)
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            for reply in self._parser.feed(self.transport.read(left)):
+                if reply.kind != "units":
+                    return reply
+        return None
+
+    def _no_answer(self, garbled: bool) -> DeviceUnreachable | BadFrame:
+        if garbled:
+            return BadFrame(
+                "Scale sends data we cannot read: check it is set to the NCI protocol "
+                "and the serial settings match (usually 9600 baud, 7E1)."
+            )
+        return _NoAnswer(f"Scale not answering on {self.transport.name}: check power and cable.")

@@ -1,0 +1,250 @@
+"""Toledo 8217: parser byte-exact and on random streams; ToledoScale against its emulator
+over a real pty."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from drivers.base import Unit
+from drivers.emulators.toledo_scale import ToledoScaleEmulator
+from drivers.errors import BadFrame, DeviceUnreachable, ScaleError
+from drivers.protocols import toledo
+from drivers.scale_toledo import ToledoScale
+from drivers.transports.memory import MemoryTransport
+from drivers.urls import open_scale
+
+# -- the parser -----------------------------------------------------------------------------
+
+
+def test_parses_weight_status_and_echo_frames():
+    p = toledo.Parser()
+    assert p.feed(b"\x0201.234\r\x02?A\r\x02E\r\x02001.20N\r") == [
+        toledo.WeightFrame(1.234, 3, False),
+        toledo.StatusFrame(0x41),
+        toledo.EchoFrame(),
+        toledo.WeightFrame(1.2, 2, True),
+    ]
+    assert p.garbage == 0
+
+
+def test_frames_split_across_reads_and_noise_before_them():
+    p = toledo.Parser()
+    assert p.feed(b"\x00#\x02\x0201.") == []
+    assert p.feed(b"234") == []
+    assert p.feed(b"\r") == [toledo.WeightFrame(1.234, 3, False)]
+    assert p.garbage == 3  # NUL, '#' and the lone STX before the frame's own
+
+
+def test_status_byte_parity_bit_is_ignored_and_bits_are_words():
+    (frame,) = toledo.Parser().feed(b"\x02?\xe1\r")  # 0x61 with bit 7 (even parity) set
+    assert frame == toledo.StatusFrame(0x61)
+    assert frame.describe() == "in motion, showing net weight"
+    assert toledo.StatusFrame(0x5E).describe() == (
+        "over capacity, below zero, outside the zero capture range, at centre of zero"
+    )
+
+
+def test_garbage_never_makes_a_frame():
+    p = toledo.Parser()
+    assert p.feed(b"\x02?\x01\r\x02 1x\r\x02" + b"9" * 100) == []  # bit 6 clear; letters
+    assert p.feed(b"\r") == []
+    assert p.garbage > 0
+
+
+def test_encoders_match_the_manual():
+    assert toledo.encode_weight(1.234) == b"\x0201.234\r"
+    assert toledo.encode_weight(1.2, decimals=2, net=True, width=5) == b"\x0201.20N\r"
+    assert toledo.encode_status(toledo.MOTION) == b"\x02?A\r"
+
+
+NOISE = st.binary(max_size=12).map(lambda b: bytes(c for c in b if not 0x30 <= c <= 0x39))
+WEIGHTS = st.decimals(min_value=0, max_value=999, places=3, allow_nan=False)
+
+
+def chunked(data: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({c % (len(data) + 1) for c in cuts})
+    bounds = [0, *points, len(data)]
+    return [data[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300), st.lists(st.integers(min_value=0), max_size=10))
+def test_random_bytes_never_raise(data, cuts):
+    p = toledo.Parser()
+    for chunk in chunked(data, cuts):
+        for frame in p.feed(chunk):
+            if isinstance(frame, toledo.StatusFrame):
+                frame.describe()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(WEIGHTS, NOISE), min_size=1, max_size=8),
+    st.lists(st.integers(min_value=0), max_size=12),
+)
+def test_noise_never_makes_up_a_weight_and_frames_survive_splitting(items, cuts):
+    stream = b"".join(noise + toledo.encode_weight(float(w)) for w, noise in items)
+    p = toledo.Parser()
+    got = [f for chunk in chunked(stream, cuts) for f in p.feed(chunk)]
+    sent = [float(w) for w, _ in items]
+    weights = [f.value for f in got if isinstance(f, toledo.WeightFrame)]
+    assert set(weights) <= set(sent)
+    if not any(b"\x02" in n or b"\r" in n for _, n in items):
+        assert weights == sent  # noise without STX/CR cannot hide a frame
+
+
+# -- the driver on a memory transport -----------------------------------------------------
+
+
+def test_driver_sends_single_letters_and_uses_the_configured_unit():
+    t = MemoryTransport.replying({b"W": b"\x0201.00\r"})
+    w = ToledoScale(t, unit="lb").read()
+    assert t.writes == [b"W"]
+    assert (w.unit, w.grams, w.stable) == (Unit.LB, 453.592, True)
+
+
+# -- the driver against the emulator over a pty -----------------------------------------
+
+
+@pytest.fixture
+def emu() -> Iterator[ToledoScaleEmulator]:
+    with ToledoScaleEmulator(weight=0.0, settle=0.3) as e:
+        yield e
+
+
+@pytest.fixture
+def scale(emu: ToledoScaleEmulator) -> Iterator[ToledoScale]:
+    driver = open_scale(emu.url)
+    assert isinstance(driver, ToledoScale)
+    yield driver
+    driver.close()
+
+
+def test_stable_reading(emu, scale):
+    emu.set_weight(1234.0)
+    w = scale.read()
+    assert (w.grams, w.stable, w.unit, w.value) == (1234.0, True, Unit.KG, 1.234)
+
+
+def test_motion_then_stable(emu, scale):
+    started = time.monotonic()
+    emu.place(812.0, settle=0.4)
+    assert scale.read(timeout=5).grams == 812.0
+    assert time.monotonic() - started >= 0.35  # no weight was given while it moved
+
+
+def test_never_stable_is_unstable_not_unreachable(emu, scale):
+    emu.set_weight(300, stable=False)
+    with pytest.raises(ScaleError, match="not settling") as info:
+        scale.read(timeout=0.4)
+    assert info.value.condition == "unstable"
+
+
+def test_overload_and_underload_in_plain_words(emu, scale):
+    emu.overload()
+    with pytest.raises(ScaleError, match="overloaded") as info:
+        scale.read()
+    assert info.value.condition == "overload"
+    emu.underload()
+    with pytest.raises(ScaleError, match="below zero") as info:
+        scale.read()
+    assert info.value.condition == "underload"
+
+
+def test_tare_zero_and_clear_tare(emu, scale):
+    emu.set_weight(200)
+    assert scale.tare().grams == 200
+    assert scale.read().grams == 0
+    emu.set_weight(1200)
+    assert scale.read().grams == 1000
+    scale.clear_tare()
+    assert scale.read().grams == 1200
+    emu.set_weight(100)
+    scale.zero()
+    assert scale.read().grams == 0
+    assert [c for chunk in emu.received for c in chunk.decode()] == list("WTWWCWZW")
+
+
+def test_zero_refused_with_a_parcel_on(emu, scale):
+    emu.set_weight(5000)
+    with pytest.raises(ScaleError, match="clear the pan"):
+        scale.zero()
+
+
+def test_no_answer_is_unreachable(emu, scale):
+    emu.stop_answering()
+    started = time.monotonic()
+    with pytest.raises(DeviceUnreachable, match="Scale not answering"):
+        scale.read(timeout=0.3)
+    assert time.monotonic() - started < 2
+
+
+def test_slow_answers_within_timeout(emu, scale):
+    emu.set_weight(42)
+    emu.slow(0.3)
+    assert scale.read(timeout=5).grams == 42
+
+
+def test_noise_and_split_frames(emu, scale):
+    emu.noise()
+    emu.split_frames()
+    emu.set_weight(250.0)
+    assert [scale.read().grams for _ in range(3)] == [250.0] * 3
+
+
+def test_garbage_answer_is_bad_frame():
+    t = MemoryTransport.replying({b"W": b"\x02kg?\r#"})
+    with pytest.raises(BadFrame, match="Toledo 8217"):
+        ToledoScale(t).read(timeout=0.2)
+
+
+def test_unplugged_is_unreachable(emu, scale):
+    emu.set_weight(10)
+    assert scale.read().grams == 10
+    emu.unplug()
+    with pytest.raises(DeviceUnreachable):
+        for _ in range(3):
+            scale.read(timeout=0.5)
+
+
+def test_echo_test_as_odoo_probes_it(emu):
+    from drivers.transports.serial_port import SerialTransport
+
+    port = SerialTransport(emu.port, bytesize=7, parity="E")
+    try:
+        port.write(toledo.ECHO_PROBE)
+        data, deadline = b"", time.monotonic() + 3
+        while len(data) < 8 and time.monotonic() < deadline:
+            data += port.read(0.2)
+        port.write(toledo.END_ECHO + toledo.WEIGHT)
+        after = b""
+        while not after.endswith(b"\r") and time.monotonic() < deadline:
+            after += port.read(0.2)
+    finally:
+        port.close()
+    assert data == toledo.ECHO_ANSWER
+    assert after == b"\x0200.000\r"
+
+
+def test_pounds_scale():
+    with ToledoScaleEmulator(weight=907.18474, unit="lb") as e:
+        scale = open_scale(e.url)
+        try:
+            w = scale.read()
+        finally:
+            scale.close()
+    assert w.unit == Unit.LB and w.value == 2.0 and w.grams == pytest.approx(907.185)
+
+
+def test_emulator_url():
+    scale = open_scale("emulator://scale?protocol=toledo-8217&weight=321")
+    try:
+        assert isinstance(scale, ToledoScale)
+        assert scale.read().grams == 321
+    finally:
+        scale.close()
