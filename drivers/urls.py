@@ -100,6 +100,8 @@ class _Url:
 
 def open_scale(url: str) -> Scale:
     """A :class:`Scale` for ``url``. Raises BadDeviceURL; never touches the device."""
+    if _is_hid_scale(url):
+        return _open_hid_scale(url)
     u = _Url(url, "scale", _SCALE_FORMS)
     if u.scheme == "emulator":
         from drivers.emulators.mt_sics_scale import MtSicsScaleEmulator
@@ -116,6 +118,54 @@ def open_scale(url: str) -> Scale:
     if u.scheme == "tcp":
         return MtSicsScale(u.tcp_transport())
     raise u.bad(f"unknown scheme {u.scheme!r}")
+
+
+_HID_SCALE_FORMS = (
+    "hid://VID:PID (hex, e.g. hid://0922:8003), hid://VID:PID/SERIAL, "
+    "emulator://scale?protocol=hid&weight=G&unit=g|oz"
+)
+
+
+def _is_hid_scale(url: str) -> bool:
+    scheme, _, rest = url.partition(":")
+    scheme = scheme.lower()
+    return scheme in ("hid", "hid+tcp") or (
+        scheme == "emulator" and "protocol=hid" in rest.lower().replace("%3d", "=")
+    )
+
+
+def _open_hid_scale(url: str) -> Scale:
+    """``hid://0922:8003`` (a USB HID postal scale through hidapi), ``hid+tcp://HOST:PORT``
+    (the HID scale emulator's report stream) and ``emulator://scale?protocol=hid``."""
+    from drivers.scale_hid import HidapiReports, HidScale, StreamReports
+
+    if url.partition(":")[0].lower() == "hid":
+        # Not through _Url: urlsplit reads "0922:80ff" as host and a (bad) port number.
+        parts = urlsplit(url)
+        ids, _, serial = (parts.netloc + parts.path).strip("/").partition("/")
+        vid, sep, pid = ids.partition(":")
+        try:
+            if not sep:
+                raise ValueError
+            vid_n, pid_n = int(vid, 16), int(pid, 16)
+            if not (0 <= vid_n <= 0xFFFF and 0 <= pid_n <= 0xFFFF):
+                raise ValueError
+        except ValueError:
+            raise BadDeviceURL(
+                f"Cannot use device URL {url!r} for a scale: expected VID:PID as 4 hex digits "
+                f"each. Expected one of: {_HID_SCALE_FORMS}."
+            ) from None
+        return HidScale(HidapiReports(vid_n, pid_n, unquote(serial) or None))
+    u = _Url(url, "scale", _HID_SCALE_FORMS)
+    if u.scheme == "hid+tcp":
+        return HidScale(StreamReports(u.tcp_transport()))
+    from drivers.emulators.hid_scale import HidScaleEmulator
+
+    unit = u.option("unit", "g").lower()
+    if unit not in ("g", "kg", "oz", "lb"):
+        raise u.bad("unit must be g, kg, oz or lb")
+    emu = HidScaleEmulator(weight=u.option("weight", 0.0, float), unit=unit).start()
+    return _owning(open_scale(emu.url), emu)
 
 
 def open_label_printer(url: str) -> LabelPrinter:
