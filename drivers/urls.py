@@ -272,6 +272,8 @@ def open_scanner(url: str) -> Scanner:
     ``suffix`` is ``cr`` (default), ``lf``, ``crlf``, ``tab`` or hex bytes; ``prefix`` hex.
     """
     u = _Url(url, "scanner", _SCANNER_FORMS)
+    if u.scheme == "evdev":
+        return _open_evdev_scanner(u)
     from drivers.scanner_serial import SerialScanner
 
     if u.scheme == "emulator":
@@ -292,6 +294,18 @@ def open_scanner(url: str) -> Scanner:
     if u.scheme == "tcp":
         return SerialScanner(u.tcp_transport(), suffix=suffix, prefix=prefix)
     raise u.bad(f"unknown scheme {u.scheme!r}")
+
+
+def _open_evdev_scanner(u: _Url) -> Scanner:
+    """``evdev:///dev/input/by-id/usb-...-event-kbd?layout=us|de&grab=1`` (Linux)."""
+    from drivers.protocols.keymap import LAYOUTS
+    from drivers.scanner_evdev import EvdevScanner
+
+    u.forms = "evdev:///dev/input/by-id/usb-...-event-kbd?layout=us|de&grab=1"
+    layout = u.option("layout", "us").lower()
+    if layout not in LAYOUTS:
+        raise u.bad(f"unknown keyboard layout {layout!r} (known: {', '.join(LAYOUTS)})")
+    return EvdevScanner(u.device_path(), layout=layout, grab=u.option("grab", True, bool))
 
 
 _OPENERS = {
