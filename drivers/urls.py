@@ -20,6 +20,7 @@ from drivers.base import LabelPrinter, Scale, Scanner, SlipPrinter
 from drivers.errors import BadDeviceURL
 
 if TYPE_CHECKING:  # imported lazily below: `doms --help` should not load pyserial/escpos
+    from drivers.camera import Camera
     from drivers.transports.serial_port import SerialTransport
     from drivers.transports.tcp import TcpTransport
 
@@ -308,15 +309,47 @@ def _open_evdev_scanner(u: _Url) -> Scanner:
     return EvdevScanner(u.device_path(), layout=layout, grab=u.option("grab", True, bool))
 
 
+_CAMERA_FORMS = (
+    "v4l2:///dev/video0?width=1280&height=720, folder:///PATH?settle=0.3, "
+    "emulator://camera?width=640&height=480"
+)
+
+
+def open_camera(url: str) -> Camera:
+    """A :class:`~drivers.camera.Camera` for ``url``. Raises BadDeviceURL; never touches it."""
+    u = _Url(url, "camera", _CAMERA_FORMS)
+    if u.scheme == "emulator":
+        from drivers.emulators.camera import EmulatorCamera
+
+        return EmulatorCamera(u.option("width", 640, int), u.option("height", 480, int))
+    if u.scheme == "v4l2":
+        from drivers.camera_v4l2 import V4l2Camera
+
+        path = u.device_path()
+        device: str | int = int(path) if path.isdigit() else path
+        return V4l2Camera(
+            device,
+            width=u.option("width", None, int),
+            height=u.option("height", None, int),
+            quality=u.option("quality", 90, int),
+        )
+    if u.scheme == "folder":
+        from drivers.camera_folder import FolderCamera
+
+        return FolderCamera(u.device_path(), settle=u.option("settle", 0.3, float))
+    raise u.bad(f"unknown scheme {u.scheme!r}")
+
+
 _OPENERS = {
     "scale": open_scale,
     "label_printer": open_label_printer,
     "slip_printer": open_slip_printer,
     "scanner": open_scanner,
+    "camera": open_camera,
 }
 
 
-def open_device(kind: str, url: str) -> Scale | LabelPrinter | SlipPrinter | Scanner:
+def open_device(kind: str, url: str) -> Scale | LabelPrinter | SlipPrinter | Scanner | Camera:
     """``open_device("scale", url)`` etc.; ``kind`` is one of :data:`_OPENERS`' keys."""
     try:
         opener = _OPENERS[kind.replace("-", "_")]
