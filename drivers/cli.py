@@ -30,6 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     read.add_argument("--timeout", type=float, default=5.0, help="seconds to wait (default 5)")
     read.add_argument("--unstable", action="store_true", help="do not wait for a stable weight")
     read.set_defaults(func=read_scale)
+    _register_device_tools(dev_subs)
 
     emulate = subparsers.add_parser(
         "emulate", help="run a device emulator (prints its URL, runs until Ctrl-C)"
@@ -56,6 +57,85 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Prints the scanner URL; every line typed is sent as one scan.",
     )
     scanner.set_defaults(func=emulate_scanner)
+
+
+def _register_device_tools(dev_subs: argparse._SubParsersAction) -> None:
+    """``devices list``, ``devices watch-scale``, ``devices test-print`` (drivers.tools)."""
+    found = dev_subs.add_parser(
+        "list",
+        help="list serial ports, USB scales, CUPS printers, scanners and cameras",
+        description="One line per device with the URL to configure; --json for a list of "
+        "objects. Sources that cannot be looked at (a missing package) are noted on stderr.",
+    )
+    found.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    found.set_defaults(func=devices_list)
+    watch = dev_subs.add_parser(
+        "watch-scale",
+        help="print live scale readings, stable or in motion, until Ctrl-C",
+        description="A line when the reading changes (and once a second while it does not). "
+        "Overload and other conditions are printed and watching goes on.",
+    )
+    watch.add_argument("url", help="scale URL, e.g. hid://0922:8003 or serial:///dev/ttyUSB0")
+    watch.add_argument("--count", type=int, help="stop after this many lines")
+    watch.add_argument(
+        "--every", type=float, default=1.0, help="repeat an unchanged reading after S seconds"
+    )
+    watch.set_defaults(func=watch_scale)
+    test_print = dev_subs.add_parser(
+        "test-print",
+        help="print a test label (ZPL URLs) or test slip (escpos URLs) and report status",
+        description="Reports the printer's status before and after; exits 1 if nothing was "
+        "printed.",
+    )
+    test_print.add_argument("url", help="printer URL, e.g. tcp://10.0.0.5:9100, escpos+tcp://...")
+    test_print.set_defaults(func=devices_test_print)
+
+
+def devices_list(args: argparse.Namespace) -> int:
+    """List the devices this machine can see, with their URLs."""
+    from drivers.tools import list_devices
+
+    found, notes = list_devices()
+    for note in notes:
+        print(note, file=sys.stderr)
+    if args.json:
+        print(json.dumps([d.as_json() for d in found], indent=2))
+        return 0
+    if not found:
+        print("no devices found", file=sys.stderr)
+    for d in found:
+        print(f"{d.kind:8} {d.url:50} {d.usb_id:9} {d.description}")
+    return 0
+
+
+def watch_scale(args: argparse.Namespace) -> int:
+    """Print readings from the scale until Ctrl-C (or --count lines)."""
+    from drivers.errors import DeviceError
+    from drivers.tools import watch_scale as watch
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        watch(args.url, sys.stdout, count=args.count, every=args.every)
+    except KeyboardInterrupt:
+        pass
+    except DeviceError as exc:
+        print(str(exc).replace("\n", " "), file=sys.stderr)
+        return 1
+    return 0
+
+
+def devices_test_print(args: argparse.Namespace) -> int:
+    """Print a test label or slip and report the printer's status."""
+    from drivers.errors import DeviceError
+    from drivers.tools import print_test
+
+    try:
+        printed, lines = print_test(args.url)
+    except DeviceError as exc:
+        print(str(exc).replace("\n", " "), file=sys.stderr)
+        return 1
+    print("\n".join(lines))
+    return 0 if printed else 1
 
 
 def read_scale(args: argparse.Namespace) -> int:
