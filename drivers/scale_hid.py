@@ -157,15 +157,25 @@ class HidScale(Scale):
         self.source = source
         self.silence = silence
         self.fresh = fresh
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one reader of the source at a time
         self._garbage = 0
+        # While stream() runs, read() from other threads takes its reports from here.
+        self._streaming = threading.Condition()
+        self._stream_active = False
+        self._stream_seq = 0
+        self._stream_report: bytes | None = None
 
     def read(self, stable: bool = True, timeout: float = 5.0) -> Weight:
         """Return one reading in grams; with ``stable`` wait up to ``timeout`` s for it.
 
+        Works while :meth:`stream` runs in another thread (it shares the stream's reports).
         Raises ScaleError (overload, below zero, fault, never steady), DeviceUnreachable
         (no report within ``timeout``), BadFrame (only unreadable reports).
         """
+        with self._streaming:
+            shared = self._stream_active
+        if shared:
+            return self._read_shared(stable, timeout)
         with self._lock:
             return self._read(stable, timeout)
 
@@ -173,17 +183,58 @@ class HidScale(Scale):
         """Call ``on_reading`` for every report until ``stop()``. Raises as :meth:`read`;
         DeviceUnreachable after ``silence`` s without a report."""
         with self._lock:
+            with self._streaming:
+                self._stream_active = True
+            try:
+                self._stream(on_reading, stop)
+            finally:
+                with self._streaming:
+                    self._stream_active = False
+                    self._streaming.notify_all()
+
+    def _stream(self, on_reading: Callable[[Weight], None], stop: Callable[[], bool]) -> None:
+        last = time.monotonic()
+        while not stop():
+            report = self.source.read_report(0.1)
+            if report is None:
+                if time.monotonic() - last > self.silence:
+                    raise DeviceUnreachable(self._silent())
+                continue
             last = time.monotonic()
-            while not stop():
-                report = self.source.read_report(0.1)
-                if report is None:
-                    if time.monotonic() - last > self.silence:
-                        raise DeviceUnreachable(self._silent())
-                    continue
-                last = time.monotonic()
-                weight = self._weight(hid_scale.decode(report))
-                if weight is not None:
-                    on_reading(weight)
+            with self._streaming:
+                self._stream_report = report
+                self._stream_seq += 1
+                self._streaming.notify_all()
+            weight = self._weight(hid_scale.decode(report))
+            if weight is not None:
+                on_reading(weight)
+
+    def _read_shared(self, stable: bool, timeout: float) -> Weight:
+        deadline = time.monotonic() + timeout
+        seen_motion = False
+        with self._streaming:
+            seq = self._stream_seq
+            while True:
+                if self._stream_seq != seq:
+                    seq = self._stream_seq
+                    reading = hid_scale.decode(self._stream_report or b"")
+                    if reading.weight is None and reading.state != "garbage":
+                        raise ScaleError(reading.message, condition=reading.condition)
+                    if reading.weight is not None and (reading.weight.stable or not stable):
+                        return reading.weight
+                    seen_motion = seen_motion or reading.weight is not None
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not self._stream_active:
+                    break
+                self._streaming.wait(remaining)
+        if not self._stream_active and remaining > 0:
+            return self.read(stable, remaining)  # the stream ended meanwhile: read ourselves
+        if seen_motion:
+            raise ScaleError(
+                "Weight not settling: keep the parcel still, out of draughts, and weigh again.",
+                condition="unstable",
+            )
+        raise DeviceUnreachable(self._silent())
 
     def close(self) -> None:
         """Release the device. Never raises."""

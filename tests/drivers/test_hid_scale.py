@@ -3,6 +3,7 @@ the report-stream emulator (this kernel has no /dev/uhid, see drivers/README.md)
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -246,3 +247,19 @@ def test_hidapi_missing_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "hid", None)
     with pytest.raises(DeviceUnreachable, match="pip install hidapi"):
         HidScale(HidapiReports(0x0922, 0x8003)).read(timeout=0.2)
+
+
+def test_read_while_streaming_shares_the_stream(hid, hid_emu):
+    hid_emu.set_weight(90)
+    seen, done = [], threading.Event()
+    streamer = threading.Thread(target=hid.stream, args=(seen.append, done.is_set), daemon=True)
+    streamer.start()
+    try:
+        time.sleep(0.1)
+        hid_emu.place(640, settle=0.2)
+        w = hid.read(timeout=2)  # would wait for the stream to end if it took the port
+        assert w.grams == 640 and w.stable
+    finally:
+        done.set()
+        streamer.join(2)
+    assert any(r.grams == 90 for r in seen) and seen[-1].grams == 640
