@@ -43,6 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--timeout", type=float, default=0.5, help="seconds to wait for each answer (0.5)"
     )
     probe.set_defaults(func=probe_scale)
+    _register_device_tools(dev_subs)
 
     emulate = subparsers.add_parser(
         "emulate", help="run a device emulator (prints its URL, runs until Ctrl-C)"
@@ -58,8 +59,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     scale.add_argument(
         "--protocol",
         default="mt-sics",
-        choices=["mt-sics", "toledo-8217", "nci", "cas"],
-        help="wire protocol (default mt-sics)",
+        choices=["mt-sics", "toledo-8217", "nci", "cas", "hid"],
+        help="wire protocol (default mt-sics; hid: a USB HID scale's reports over TCP)",
     )
     scale.add_argument("--unit", help="unit the scale shows: g, kg, lb or oz")
     scale.set_defaults(func=emulate_scale)
@@ -76,6 +77,85 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Prints the scanner URL; every line typed is sent as one scan.",
     )
     scanner.set_defaults(func=emulate_scanner)
+
+
+def _register_device_tools(dev_subs: argparse._SubParsersAction) -> None:
+    """``devices list``, ``devices watch-scale``, ``devices test-print`` (drivers.tools)."""
+    found = dev_subs.add_parser(
+        "list",
+        help="list serial ports, USB scales, CUPS printers, scanners and cameras",
+        description="One line per device with the URL to configure; --json for a list of "
+        "objects. Sources that cannot be looked at (a missing package) are noted on stderr.",
+    )
+    found.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    found.set_defaults(func=devices_list)
+    watch = dev_subs.add_parser(
+        "watch-scale",
+        help="print live scale readings, stable or in motion, until Ctrl-C",
+        description="A line when the reading changes (and once a second while it does not). "
+        "Overload and other conditions are printed and watching goes on.",
+    )
+    watch.add_argument("url", help="scale URL, e.g. hid://0922:8003 or serial:///dev/ttyUSB0")
+    watch.add_argument("--count", type=int, help="stop after this many lines")
+    watch.add_argument(
+        "--every", type=float, default=1.0, help="repeat an unchanged reading after S seconds"
+    )
+    watch.set_defaults(func=watch_scale)
+    test_print = dev_subs.add_parser(
+        "test-print",
+        help="print a test label (ZPL URLs) or test slip (escpos URLs) and report status",
+        description="Reports the printer's status before and after; exits 1 if nothing was "
+        "printed.",
+    )
+    test_print.add_argument("url", help="printer URL, e.g. tcp://10.0.0.5:9100, escpos+tcp://...")
+    test_print.set_defaults(func=devices_test_print)
+
+
+def devices_list(args: argparse.Namespace) -> int:
+    """List the devices this machine can see, with their URLs."""
+    from drivers.tools import list_devices
+
+    found, notes = list_devices()
+    for note in notes:
+        print(note, file=sys.stderr)
+    if args.json:
+        print(json.dumps([d.as_json() for d in found], indent=2))
+        return 0
+    if not found:
+        print("no devices found", file=sys.stderr)
+    for d in found:
+        print(f"{d.kind:8} {d.url:50} {d.usb_id:9} {d.description}")
+    return 0
+
+
+def watch_scale(args: argparse.Namespace) -> int:
+    """Print readings from the scale until Ctrl-C (or --count lines)."""
+    from drivers.errors import DeviceError
+    from drivers.tools import watch_scale as watch
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        watch(args.url, sys.stdout, count=args.count, every=args.every)
+    except KeyboardInterrupt:
+        pass
+    except DeviceError as exc:
+        print(str(exc).replace("\n", " "), file=sys.stderr)
+        return 1
+    return 0
+
+
+def devices_test_print(args: argparse.Namespace) -> int:
+    """Print a test label or slip and report the printer's status."""
+    from drivers.errors import DeviceError
+    from drivers.tools import print_test
+
+    try:
+        printed, lines = print_test(args.url)
+    except DeviceError as exc:
+        print(str(exc).replace("\n", " "), file=sys.stderr)
+        return 1
+    print("\n".join(lines))
+    return 0 if printed else 1
 
 
 def read_scale(args: argparse.Namespace) -> int:
@@ -123,7 +203,10 @@ def emulate_scale(args: argparse.Namespace) -> int:
     """Run a scale emulator of ``args.protocol``; stdin lines control it."""
     from drivers.urls import SCALE_PROTOCOLS, _load
 
-    emulator = _load(SCALE_PROTOCOLS[args.protocol].emulator)
+    if args.protocol == "hid":
+        emulator = _load("drivers.emulators.hid_scale:HidScaleEmulator")
+    else:
+        emulator = _load(SCALE_PROTOCOLS[args.protocol].emulator)
     kwargs = {"unit": args.unit} if args.unit else {}
     with emulator(weight=args.weight, **kwargs) as emu:
         _announce(emu.url)
@@ -132,7 +215,12 @@ def emulate_scale(args: argparse.Namespace) -> int:
             if line in ("r", "remove"):
                 emu.remove()
             elif line in ("o", "overload"):
-                emu.overload()
+                if hasattr(emu, "overload"):
+                    emu.overload()
+                else:  # the HID scale reports a status instead
+                    from drivers.protocols.hid_scale import Status
+
+                    emu.status(Status.OVERWEIGHT)
             else:
                 try:
                     emu.place(float(line))

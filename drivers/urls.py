@@ -21,6 +21,7 @@ from drivers.base import LabelPrinter, Scale, Scanner, SlipPrinter
 from drivers.errors import BadDeviceURL
 
 if TYPE_CHECKING:  # imported lazily below: `doms --help` should not load pyserial/escpos
+    from drivers.camera import Camera
     from drivers.transports.serial_port import SerialTransport
     from drivers.transports.tcp import TcpTransport
 
@@ -170,7 +171,10 @@ def open_scale(url: str) -> Scale:
     ``protocol`` picks the driver (default ``mt-sics``) and brings its usual serial
     settings; ``baud``, ``bytesize``, ``parity``, ``stopbits`` override them. ``unit``
     (g, kg, lb, oz) is the unit a Toledo 8217 scale is set to (its frames carry none).
+    ``hid://VID:PID`` is a USB HID postal scale.
     """
+    if _is_hid_scale(url):
+        return _open_hid_scale(url)
     u = _Url(url, "scale", _SCALE_FORMS)
     name = u.option("protocol", "mt-sics")
     proto = scale_protocol(name)
@@ -214,6 +218,54 @@ def _scale_serial(u: _Url, proto: ScaleProtocol) -> SerialTransport:
         if str(exc).startswith("Cannot use device URL"):
             raise
         raise u.bad(str(exc)) from None
+
+
+_HID_SCALE_FORMS = (
+    "hid://VID:PID (hex, e.g. hid://0922:8003), hid://VID:PID/SERIAL, "
+    "emulator://scale?protocol=hid&weight=G&unit=g|oz"
+)
+
+
+def _is_hid_scale(url: str) -> bool:
+    scheme, _, rest = url.partition(":")
+    scheme = scheme.lower()
+    return scheme in ("hid", "hid+tcp") or (
+        scheme == "emulator" and "protocol=hid" in rest.lower().replace("%3d", "=")
+    )
+
+
+def _open_hid_scale(url: str) -> Scale:
+    """``hid://0922:8003`` (a USB HID postal scale through hidapi), ``hid+tcp://HOST:PORT``
+    (the HID scale emulator's report stream) and ``emulator://scale?protocol=hid``."""
+    from drivers.scale_hid import HidapiReports, HidScale, StreamReports
+
+    if url.partition(":")[0].lower() == "hid":
+        # Not through _Url: urlsplit reads "0922:80ff" as host and a (bad) port number.
+        parts = urlsplit(url)
+        ids, _, serial = (parts.netloc + parts.path).strip("/").partition("/")
+        vid, sep, pid = ids.partition(":")
+        try:
+            if not sep:
+                raise ValueError
+            vid_n, pid_n = int(vid, 16), int(pid, 16)
+            if not (0 <= vid_n <= 0xFFFF and 0 <= pid_n <= 0xFFFF):
+                raise ValueError
+        except ValueError:
+            raise BadDeviceURL(
+                f"Cannot use device URL {url!r} for a scale: expected VID:PID as 4 hex digits "
+                f"each. Expected one of: {_HID_SCALE_FORMS}."
+            ) from None
+        return HidScale(HidapiReports(vid_n, pid_n, unquote(serial) or None))
+    u = _Url(url, "scale", _HID_SCALE_FORMS)
+    if u.scheme == "hid+tcp":
+        return HidScale(StreamReports(u.tcp_transport()))
+    from drivers.emulators.hid_scale import HidScaleEmulator
+
+    unit = u.option("unit", "g").lower()
+    if unit not in ("g", "kg", "oz", "lb"):
+        raise u.bad("unit must be g, kg, oz or lb")
+    emu = HidScaleEmulator(weight=u.option("weight", 0.0, float), unit=unit).start()
+    return _owning(open_scale(emu.url), emu)
 
 
 def open_label_printer(url: str) -> LabelPrinter:
@@ -320,6 +372,8 @@ def open_scanner(url: str) -> Scanner:
     ``suffix`` is ``cr`` (default), ``lf``, ``crlf``, ``tab`` or hex bytes; ``prefix`` hex.
     """
     u = _Url(url, "scanner", _SCANNER_FORMS)
+    if u.scheme == "evdev":
+        return _open_evdev_scanner(u)
     from drivers.scanner_serial import SerialScanner
 
     if u.scheme == "emulator":
@@ -342,15 +396,59 @@ def open_scanner(url: str) -> Scanner:
     raise u.bad(f"unknown scheme {u.scheme!r}")
 
 
+def _open_evdev_scanner(u: _Url) -> Scanner:
+    """``evdev:///dev/input/by-id/usb-...-event-kbd?layout=us|de&grab=1`` (Linux)."""
+    from drivers.protocols.keymap import LAYOUTS
+    from drivers.scanner_evdev import EvdevScanner
+
+    u.forms = "evdev:///dev/input/by-id/usb-...-event-kbd?layout=us|de&grab=1"
+    layout = u.option("layout", "us").lower()
+    if layout not in LAYOUTS:
+        raise u.bad(f"unknown keyboard layout {layout!r} (known: {', '.join(LAYOUTS)})")
+    return EvdevScanner(u.device_path(), layout=layout, grab=u.option("grab", True, bool))
+
+
+_CAMERA_FORMS = (
+    "v4l2:///dev/video0?width=1280&height=720, folder:///PATH?settle=0.3, "
+    "emulator://camera?width=640&height=480"
+)
+
+
+def open_camera(url: str) -> Camera:
+    """A :class:`~drivers.camera.Camera` for ``url``. Raises BadDeviceURL; never touches it."""
+    u = _Url(url, "camera", _CAMERA_FORMS)
+    if u.scheme == "emulator":
+        from drivers.emulators.camera import EmulatorCamera
+
+        return EmulatorCamera(u.option("width", 640, int), u.option("height", 480, int))
+    if u.scheme == "v4l2":
+        from drivers.camera_v4l2 import V4l2Camera
+
+        path = u.device_path()
+        device: str | int = int(path) if path.isdigit() else path
+        return V4l2Camera(
+            device,
+            width=u.option("width", None, int),
+            height=u.option("height", None, int),
+            quality=u.option("quality", 90, int),
+        )
+    if u.scheme == "folder":
+        from drivers.camera_folder import FolderCamera
+
+        return FolderCamera(u.device_path(), settle=u.option("settle", 0.3, float))
+    raise u.bad(f"unknown scheme {u.scheme!r}")
+
+
 _OPENERS = {
     "scale": open_scale,
     "label_printer": open_label_printer,
     "slip_printer": open_slip_printer,
     "scanner": open_scanner,
+    "camera": open_camera,
 }
 
 
-def open_device(kind: str, url: str) -> Scale | LabelPrinter | SlipPrinter | Scanner:
+def open_device(kind: str, url: str) -> Scale | LabelPrinter | SlipPrinter | Scanner | Camera:
     """``open_device("scale", url)`` etc.; ``kind`` is one of :data:`_OPENERS`' keys."""
     try:
         opener = _OPENERS[kind.replace("-", "_")]

@@ -187,6 +187,29 @@ def m002_sync(db: sqlite_utils.Database) -> None:
     )
 
 
+@migration
+def m003_photos(db: sqlite_utils.Database) -> None:
+    run_script(
+        db,
+        """
+        -- Inspectors' photos. The picture is a file named by its SHA-256 under photos/
+        -- beside this database (station/photos.py); the same picture is stored once.
+        CREATE TABLE photos (
+            sha256 TEXT PRIMARY KEY,
+            taken_at TEXT NOT NULL,    -- ISO 8601 UTC, from the camera
+            operator TEXT NOT NULL,
+            subject TEXT NOT NULL,     -- what it shows: 'receipt/RCV-1001', 'line/42' ...
+            note TEXT NOT NULL DEFAULT '',
+            width INTEGER NOT NULL,
+            height INTEGER NOT NULL,
+            size INTEGER NOT NULL,     -- bytes of the JPEG
+            stored_at TEXT NOT NULL
+        );
+        CREATE INDEX photos_subject ON photos(subject, taken_at);
+        """,
+    )
+
+
 def pending(db: sqlite_utils.Database) -> list[str]:
     """Names of the migrations not yet applied, in order."""
     return MIGRATIONS.pending(db)
