@@ -176,6 +176,11 @@ class SerialScaleEmulator:
         """Handle bytes from the driver; return the answers to send (in order)."""
         raise NotImplementedError
 
+    def _tick(self, now: float) -> list[tuple[float, bytes]]:
+        """Called every loop (about every 10 ms): ``(when, frame)`` pairs to send unasked,
+        for protocols that stream or answer once the pan settles."""
+        return []
+
     def _reading(self, now: float) -> tuple[str, float, bool]:
         """``(condition, net grams, stable)``; condition is ``"+"``, ``"-"`` or ``""``."""
         s = self._s
@@ -234,6 +239,7 @@ class SerialScaleEmulator:
                         if self._s.answering:
                             at = now + self._s.delay
                             outbox += [(at, answer) for answer in self._receive(data, now)]
+                    outbox += self._tick(now)
                     noise, split = self._s.noise, self._s.split
                 due = [frame for at, frame in outbox if at <= now]
                 outbox = [(at, frame) for at, frame in outbox if at > now]
