@@ -368,8 +368,9 @@ def load_sample_hub(
 ) -> dict[str, int]:
     """Seed the hub with the station demo's sample: catalogue, cartons and operators on the
     site stream, a receipt of stock per SKU, and the orders assigned round-robin to
-    ``stations``, all in one transaction. Rows whose keys exist are skipped, never
-    overwritten, so loading twice adds nothing. Returns how many rows of each kind were
+    ``stations``, all in one transaction. A site without a location is put in Newark, NJ
+    (07102), so that ``doms hub route-pending`` has somewhere to route to. Rows whose keys
+    exist are skipped, never overwritten, so loading twice adds nothing. Returns how many rows of each kind were
     added. Raises ValueError without stations."""
     # The station's generator is the one source of sample data. Imported here, not at the
     # top, so that routing/ imports station/ only for the demo (see STYLE.md, rule 3).
@@ -386,6 +387,12 @@ def load_sample_hub(
     with transaction(db):
         for station in stations:
             ensure_station(db, site, station)
+        if db.execute("SELECT lat FROM sites WHERE site = ?", [site]).fetchone()[0] is None:
+            # Somewhere, so the demo can route: Newark, NJ (given as coordinates, which
+            # spares the demo loading the ZIP database).
+            from routing.sites import set_site
+
+            set_site(db, site, postal_code="07102", lat=40.7357, lon=-74.1724)
         for table, pk, fn in (
             ("skus", "sku", upsert_sku),
             ("barcodes", "code", upsert_barcode),
