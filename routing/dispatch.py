@@ -29,6 +29,7 @@ that was short.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from collections.abc import Iterable
@@ -40,10 +41,10 @@ import numpy as np
 import sqlite_utils
 
 from doms.db import now_iso, transaction
-from routing import parts
+from routing import feed, parts
 from routing.engine import Inventory, Order, OrderLine, Plan, Router
 from routing.geo import postal_centroid
-from routing.intake.queue import Part, hold_order, mark_routed, new_orders
+from routing.intake.queue import Part, assign_whole, hold_order, mark_routed, new_orders
 from routing.sites import engine_sites
 from routing.store import OPEN_STATUSES
 
@@ -121,6 +122,8 @@ def _route_chunk(db, router: Router, stations: StationPicker, load, batch, summa
     promises = _inherited_promises(db, [o["order_id"] for o in batch if not o["deliver_by"]])
     at = now_iso()
     policy = router.policy.name
+    moved: dict[str, set[str]] = {}  # stock levels: one per (site, SKU) per chunk
+    whole: list[tuple[dict, Part, Plan, str]] = []  # one part ships all: assigned in bulk
     for order in batch:
         oid = order["order_id"]
         try:
@@ -132,38 +135,70 @@ def _route_chunk(db, router: Router, stations: StationPicker, load, batch, summa
         data = _JSON.encode(plan.to_dict()).decode()
         if not plan.shipments:
             _hold(db, oid, unfilled_reason(plan), at, policy, summary, data)
-            continue
-        picked: list[str] = []
+        elif len(plan.shipments) == 1 and not plan.unfilled:
+            s = plan.shipments[0]
+            part = Part(site=s.site, station=stations.pick(s.site), carrier=s.carrier,
+                        service=s.service)  # fmt: skip
+            whole.append((order, part, plan, data))
+            inventory.reserve(plan)
+        elif _assign_plan(db, order, plan, data, stations, at, policy, summary, moved):
+            inventory.reserve(plan)
+    if whole:
         try:
-            with transaction(db):  # a savepoint: a refused plan leaves nothing behind
-                child = None
-                if plan.unfilled:
-                    units: dict[int, int] = {}
-                    for u in plan.unfilled:
-                        units[u.line_no] = units.get(u.line_no, 0) + u.qty
-                    child = parts.split_off(db, oid, units, kind="backorder",
-                                            take_from_parent=True)  # fmt: skip
-                plan_parts = []
-                for s in plan.shipments:
-                    picked.append(stations.pick(s.site))
-                    plan_parts.append(
-                        Part(site=s.site, station=picked[-1], carrier=s.carrier,
-                             service=s.service, lines={n: q for n, _, q in s.lines})
-                    )  # fmt: skip
-                placed = mark_routed(db, oid, plan_parts)
-                _record(db, oid, at, policy, "partial" if child else "routed", data)
-                if child is not None:
-                    reason = unfilled_reason(plan)
-                    hold_order(db, child, reason)
-                    _record(db, child, at, policy, "held", data)
-                    summary.backorders[child] = reason
-        except ValueError as exc:
-            for station in picked:
-                stations.release(station)
-            _hold(db, oid, f"cannot route: {exc}", at, policy, summary, data)
-            continue
-        inventory.reserve(plan)
-        summary.routed += placed
+            with transaction(db):
+                summary.routed += assign_whole(db, [(o, p) for o, p, _, _ in whole], moved=moved)
+                db.conn.executemany(
+                    "INSERT INTO routing_decisions (order_id, at, policy, outcome, plan) "
+                    "VALUES (?, ?, ?, 'routed', ?)",
+                    [(o["order_id"], at, policy, data) for o, _, _, data in whole],
+                )
+        except ValueError:
+            # Cannot happen for orders read in this transaction; if it does, each order
+            # goes the slow way and a refused one is held with its reason.
+            for order, part, plan, data in whole:
+                stations.release(part.station)
+                inventory.release(plan)
+                if _assign_plan(db, order, plan, data, stations, at, policy, summary, moved):
+                    inventory.reserve(plan)
+    for site, skus in moved.items():
+        feed.publish_stock(db, site, skus)
+
+
+def _assign_plan(db, order, plan: Plan, data: str, stations, at, policy, summary, moved) -> bool:
+    # One order through mark_routed: plans of several parts, or with a back-order.
+    oid = order["order_id"]
+    picked: list[str] = []
+    try:
+        # mark_routed is atomic; a back-order split before it needs a savepoint of its
+        # own, so that a refused plan leaves no half-split order behind.
+        with transaction(db) if plan.unfilled else contextlib.nullcontext():
+            child = None
+            if plan.unfilled:
+                units: dict[int, int] = {}
+                for u in plan.unfilled:
+                    units[u.line_no] = units.get(u.line_no, 0) + u.qty
+                child = parts.split_off(db, oid, units, kind="backorder", take_from_parent=True)
+            plan_parts = []
+            for s in plan.shipments:
+                picked.append(stations.pick(s.site))
+                plan_parts.append(
+                    Part(site=s.site, station=picked[-1], carrier=s.carrier,
+                         service=s.service, lines={n: q for n, _, q in s.lines})
+                )  # fmt: skip
+            placed = mark_routed(db, oid, plan_parts, moved=moved)
+            _record(db, oid, at, policy, "partial" if child else "routed", data)
+            if child is not None:
+                reason = unfilled_reason(plan)
+                hold_order(db, child, reason)
+                _record(db, child, at, policy, "held", data)
+                summary.backorders[child] = reason
+    except ValueError as exc:
+        for station in picked:
+            stations.release(station)
+        _hold(db, oid, f"cannot route: {exc}", at, policy, summary, data)
+        return False
+    summary.routed += placed
+    return True
 
 
 def _route_avoiding(router: Router, order: Order, inventory: Inventory, site: str | None) -> Plan:
