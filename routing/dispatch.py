@@ -30,24 +30,34 @@ that was short.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
-from collections.abc import Iterable
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
-import numpy as np
 import sqlite_utils
 
 from doms.db import now_iso, transaction
-from routing import feed, parts
-from routing.engine import Inventory, Order, OrderLine, Plan, Router
-from routing.geo import postal_centroid
+from routing import feed, parts, store
+from routing.engine import Inventory, Order, Plan, Router
+from routing.engine_io import (
+    StationPicker,
+    catalog,
+    engine_order,
+    incoming_to_queue,
+    inherited_promises,
+    load_inventory,
+    loads_today,
+    short_sites,
+)
 from routing.intake.queue import Part, assign_whole, hold_order, mark_routed, new_orders
 from routing.sites import engine_sites
-from routing.store import OPEN_STATUSES
 
+log = logging.getLogger(__name__)
 CHUNK = 500  # orders per transaction: long enough to amortise, short for the write lock
 _JSON = msgspec.json.Encoder()
 
@@ -99,7 +109,7 @@ def route_pending(
         return summary
     router = Router(sites, rates, policy)
     stations = StationPicker(db)
-    load = _loads_today(db, router.network.ids)
+    load = loads_today(db, router.network.ids)
     seen: set[str] = set()
     while limit is None or summary.orders < limit:
         n = chunk if limit is None else min(chunk, limit - summary.orders)
@@ -116,10 +126,10 @@ def route_pending(
 def _route_chunk(db, router: Router, stations: StationPicker, load, batch, summary) -> None:
     skus = {line["sku"] for o in batch for line in o["lines"]}
     inventory = load_inventory(db, router.network.ids, skus, load)
-    catalog = _catalog(db, skus)
+    weights = catalog(db, skus)
     ids = [o["order_id"] for o in batch]
-    avoid = _short_sites(db, ids)
-    promises = _inherited_promises(db, [o["order_id"] for o in batch if not o["deliver_by"]])
+    avoid = short_sites(db, ids)
+    promises = inherited_promises(db, [o["order_id"] for o in batch if not o["deliver_by"]])
     at = now_iso()
     policy = router.policy.name
     moved: dict[str, set[str]] = {}  # stock levels: one per (site, SKU) per chunk
@@ -127,7 +137,7 @@ def _route_chunk(db, router: Router, stations: StationPicker, load, batch, summa
     for order in batch:
         oid = order["order_id"]
         try:
-            eo = engine_order(order, catalog, deliver_by=order["deliver_by"] or promises.get(oid))
+            eo = engine_order(order, weights, deliver_by=order["deliver_by"] or promises.get(oid))
         except ValueError as exc:
             _hold(db, oid, f"cannot route: {exc}", at, policy, summary)
             continue
@@ -241,155 +251,6 @@ def unfilled_reason(plan: Plan) -> str:
     return "; ".join(reasons) or plan.summary
 
 
-# -- what the engine reads ---------------------------------------------------------------
-def engine_order(
-    order: dict[str, Any],
-    catalog: dict[str, tuple[float, tuple[float, float, float]]],
-    *,
-    deliver_by: str | None = None,
-) -> Order:
-    """The engine's :class:`Order` for a queue entry (``new_orders`` shape). Destination:
-    ``ship_to``'s ``lat``/``lon`` when it has them, else its postal code's centroid.
-    ``catalog``: ``{sku: (weight_g, (L, W, H) mm)}``. A ``deliver_by`` promise becomes
-    the deadline, counted from now (the order ships from now on, whenever it was placed).
-    Raises ValueError (routing.geo.UnknownPostalCode among them) when the destination
-    cannot be placed."""
-    ship_to = order["ship_to"]
-    country = (ship_to.get("country") or "US").upper()
-    postal = str(ship_to.get("postal_code") or "")
-    if ship_to.get("lat") is not None and ship_to.get("lon") is not None:
-        lat, lon = float(ship_to["lat"]), float(ship_to["lon"])
-    else:
-        lat, lon = postal_centroid(postal, country)
-    lines = []
-    for line in order["lines"]:
-        qty = line["qty"] - (line.get("qty_short") or 0)
-        if qty > 0:
-            weight, dims = catalog.get(line["sku"], (0.0, (0.0, 0.0, 0.0)))
-            lines.append(OrderLine(line["line_no"], line["sku"], qty, weight, dims))
-    dated: dict[str, Any] = {}
-    if deliver_by:
-        # Dated routing costs more per order (ship dates per site): only when promised.
-        due = dt.datetime.fromisoformat(deliver_by.replace("Z", "+00:00"))
-        dated = {"placed_at": dt.datetime.now(dt.UTC), "deadline": due.date()}
-    return Order(
-        order["order_id"], lat, lon, tuple(lines), country=country, postal_code=postal,
-        channel=order.get("channel") or "web", **dated,
-    )  # fmt: skip
-
-
-def load_inventory(
-    db: sqlite_utils.Database,
-    sites: tuple[str, ...],
-    skus: Iterable[str] | None = None,
-    load: np.ndarray | None = None,
-) -> Inventory:
-    """The engine's inventory: per site, available to promise of ``skus`` (all when
-    None), from ``stock_totals`` (the ledger's sums, kept by triggers) in one query.
-    ``load``: packages assigned per site today, shared, not copied."""
-    sql = "SELECT site, sku, available FROM stock_totals WHERE available > 0"
-    args: list[Any] = []
-    if skus is not None:
-        sql += " AND sku IN (SELECT value FROM json_each(?))"
-        args.append(json.dumps(sorted(skus)))
-    levels: dict[str, dict[str, int]] = {s: {} for s in sites}
-    for site, sku, available in db.execute(sql, args).fetchall():
-        if site in levels:
-            levels[site][sku] = int(available)
-    inventory = Inventory.from_levels(levels, sites)
-    if load is not None:
-        object.__setattr__(inventory, "load", load)
-    return inventory
-
-
-def _loads_today(db: sqlite_utils.Database, sites: tuple[str, ...]) -> np.ndarray:
-    # Packages assigned per site since midnight UTC, for the daily capacity rule.
-    midnight = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT00:00:00")
-    counts = dict(
-        db.execute(
-            "SELECT site, count(*) FROM orders WHERE site IS NOT NULL AND assigned_at >= ? "
-            "GROUP BY site",
-            [midnight],
-        ).fetchall()
-    )
-    return np.array([counts.get(s, 0) for s in sites], np.int64)
-
-
-def _catalog(db, skus: set[str]) -> dict[str, tuple[float, tuple[float, float, float]]]:
-    rows = db.execute(
-        "SELECT sku, weight_g, length_mm, width_mm, height_mm FROM skus "
-        "WHERE sku IN (SELECT value FROM json_each(?))",
-        [json.dumps(sorted(skus))],
-    ).fetchall()
-    return {sku: (float(w), (float(a), float(b), float(c))) for sku, w, a, b, c in rows}
-
-
-def _short_sites(db, order_ids: list[str]) -> dict[str, str]:
-    rows = db.execute(
-        "SELECT p.order_id, o.site FROM order_parts p JOIN orders o "
-        "ON o.order_id = p.parent_order_id WHERE p.kind = 'short' "
-        "AND p.order_id IN (SELECT value FROM json_each(?))",
-        [json.dumps(order_ids)],
-    ).fetchall()
-    return {oid: site for oid, site in rows if site}
-
-
-def _inherited_promises(db, order_ids: list[str]) -> dict[str, str]:
-    # A part split off a channel order keeps the order's promise to the buyer.
-    if not order_ids:
-        return {}
-    rows = db.execute(
-        "WITH RECURSIVE up(order_id, anc) AS ("
-        "  SELECT order_id, parent_order_id FROM order_parts "
-        "  WHERE order_id IN (SELECT value FROM json_each(?)) "
-        "  UNION ALL SELECT up.order_id, p.parent_order_id FROM up "
-        "  JOIN order_parts p ON p.order_id = up.anc) "
-        "SELECT up.order_id, c.deliver_by FROM up JOIN channel_orders c ON c.order_id = up.anc "
-        "WHERE c.deliver_by IS NOT NULL",
-        [json.dumps(order_ids)],
-    ).fetchall()
-    return dict(rows)
-
-
-# -- stations ----------------------------------------------------------------------------
-class StationPicker:
-    """The least loaded station of a site (see the module docstring), with open-order
-    counts read once and kept up to date in memory as orders are assigned."""
-
-    def __init__(self, db: sqlite_utils.Database) -> None:
-        placeholders = ", ".join("?" for _ in OPEN_STATUSES)
-        rows = db.execute(
-            "SELECT s.site, s.station_id, coalesce(p.online, 0), "
-            f"(SELECT count(*) FROM orders o WHERE o.station = s.station_id "
-            f" AND o.status IN ({placeholders})) "
-            "FROM stations s LEFT JOIN presence p ON p.station = s.station_id",
-            list(OPEN_STATUSES),
-        ).fetchall()
-        self.open: dict[str, int] = {}
-        self._by_site: dict[str, list[str]] = {}
-        online: dict[str, list[str]] = {}
-        for site, station, is_online, n in rows:
-            self.open[station] = n
-            self._by_site.setdefault(site, []).append(station)
-            if is_online:
-                online.setdefault(site, []).append(station)
-        self._by_site |= online  # where some are online, only those
-
-    def pick(self, site: str) -> str:
-        """The station to give the next order at ``site``; counts it. Raises ValueError
-        for a site without stations."""
-        candidates = self._by_site.get(site)
-        if not candidates:
-            raise ValueError(f"site {site} has no station")
-        station = min(candidates, key=lambda s: (self.open[s], s))
-        self.open[station] += 1
-        return station
-
-    def release(self, station: str) -> None:
-        """Uncount one order picked for ``station`` (its assignment was refused)."""
-        self.open[station] -= 1
-
-
 def decisions(db: sqlite_utils.Database, order_id: str) -> list[dict[str, Any]]:
     """Every routing decision about ``order_id``, oldest first: ``{at, policy, outcome,
     plan}`` (plan: :meth:`Plan.to_dict`). A part split off by a plan (``<order>-2``) has
@@ -420,3 +281,113 @@ def decisions(db: sqlite_utils.Database, order_id: str) -> list[dict[str, Any]]:
         }  # fmt: skip
         for at, policy, outcome, plan in rows
     ]
+
+
+def preview(
+    db: sqlite_utils.Database,
+    raw: bytes,
+    policy: str | Any = None,
+    rates: Any = None,
+    *,
+    channel: str | None = None,
+    name: str = "",
+) -> list[Plan]:
+    """The plans for the orders of a channel file (any intake format) against current
+    stock, each order seeing the stock the ones before it took; nothing is stored or
+    reserved. Raises routing.intake.IntakeError for a file intake cannot read, ValueError
+    for an order with unlinked products or no destination, no order to ship, or no site
+    to route to."""
+    from routing.intake.formats import parse_bytes
+    from routing.intake.model import IncomingOrder
+
+    _, parsed = parse_bytes(raw, channel=channel, name=name)
+    incoming = [p for p in parsed if isinstance(p, IncomingOrder)]
+    if not incoming:
+        reasons = "; ".join(f"{p.channel_order_id} {p.reason}" for p in parsed)
+        raise ValueError(f"no order to route ({reasons})" if reasons else "no order to route")
+    sites = engine_sites(db)
+    if not sites:
+        raise ValueError("no site has a location and a station: doms hub site add ...")
+    router = Router(sites, rates, policy)
+    queued = [incoming_to_queue(db, order) for order in incoming]
+    skus = {line["sku"] for order in queued for line in order["lines"]}
+    inventory = load_inventory(db, router.network.ids, skus, loads_today(db, router.network.ids))
+    weights = catalog(db, skus)
+    plans = []
+    for order in queued:
+        plan = router.route(engine_order(order, weights, deliver_by=order["deliver_by"]), inventory)
+        inventory.reserve(plan)
+        plans.append(plan)
+    return plans
+
+
+def explain_decision(decision: dict[str, Any]) -> str:
+    """A kept decision (:func:`decisions`) as text, in the words of ``Plan.explain``."""
+    plan = decision["plan"]
+    out = [
+        f"order {decision['order_id']} {decision['outcome']} at {decision['at']} "
+        f"({decision['policy']}, {plan.get('method', '-')}): {plan.get('summary', '')}"
+    ]
+    for s in plan.get("shipments", []):
+        lines = ", ".join(f"{li['qty']} x {li['sku']} (line {li['line_no']})" for li in s["lines"])
+        when = f", delivered by {s['promised_date']}" if s.get("promised_date") else ""
+        late = " LATE" if s.get("late") else ""
+        out.append(
+            f"  ship {s['site']} -> {s['carrier']} {s['service']} {s['cost']:.2f} "
+            f"({s['distance_km']:.0f} km, {s['co2_kg']:.3f} kg CO2{when}{late}): {lines}"
+        )
+    for u in plan.get("unfilled", []):
+        out.append(f"  back-order line {u['line_no']} {u['sku']} x{u['qty']}: {u['reason']}")
+    for r in plan.get("sites", []):
+        out.append(f"  {r['site']:>8} {r['status']:<10} {r['reason']}")
+    return "\n".join(out)
+
+
+class RoutingLoop:
+    """``route_pending`` every ``every`` seconds on a thread of its own, with its own
+    connection (SQLite in WAL: it and the sync worker take turns at the write lock, one
+    chunk at a time). ``on_routed`` is called after a run that assigned something (the
+    hub wakes its publisher with it, so stations hear at once)."""
+
+    def __init__(
+        self,
+        db_path: str,
+        policy: str | None = None,
+        every: float = 2.0,
+        *,
+        on_routed: Callable[[RouteSummary], None] | None = None,
+        synchronous: str = "FULL",
+    ) -> None:
+        self.db_path, self.policy, self.every = db_path, policy, every
+        self.on_routed = on_routed
+        self.synchronous = synchronous
+        self.runs = self.routed = self.held = self.errors = 0
+        self._halt = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="hub-routing", daemon=True)
+
+    def start(self) -> RoutingLoop:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._halt.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        db = store.open_db(self.db_path, synchronous=self.synchronous)
+        try:
+            while not self._halt.is_set():
+                try:
+                    summary = route_pending(db, self.policy)
+                except sqlite3.Error:  # e.g. a busy timeout: the next run tries again
+                    log.exception("routing run failed")
+                    self.errors += 1
+                else:
+                    self.runs += 1
+                    self.routed += len(summary.routed)
+                    self.held += len(summary.held) + len(summary.backorders)
+                    if summary.routed and self.on_routed is not None:
+                        self.on_routed(summary)
+                self._halt.wait(self.every)
+        finally:
+            db.close()

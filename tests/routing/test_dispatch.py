@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from routing import feed, geo
-from routing.dispatch import StationPicker, decisions, route_pending
+from routing.dispatch import decisions, route_pending
+from routing.engine_io import StationPicker
 
 from .twosite import NYC, SF, add_order, available, make_hub, order_row, stream_types
 
