@@ -13,7 +13,9 @@ type, data) run inside the caller's transaction:
   ``ship`` movement of what was scanned (ordered minus short, the event's ``short`` list
   being the station's final word) with the line's reservation released;
 * ``line_short``: the line's ``qty_short`` grows and a ``short`` movement of -qty is
-  recorded. A short pick means stock the hub believed was on the shelf is not there, so
+  recorded, and the missing units are routed again: a ``new`` order ``<order>-R<n>``
+  (:func:`routing.parts.reroute_shorts`; also after an ``order_packed`` whose ``short``
+  list says more is missing) that the next routing run sends to another site. A short pick means stock the hub believed was on the shelf is not there, so
   on hand must drop now (for every reason, ``damaged`` and ``wrong_item_picked`` included:
   a count corrects the ledger later with an ``adjustment``); its reservation is released,
   so ``available`` does not move twice;
@@ -45,6 +47,7 @@ import sqlite_utils
 
 from doms.db import now_iso, transaction
 from routing.feed import ensure_station, publish_stock, settle_order
+from routing.parts import reroute_shorts
 
 log = logging.getLogger(__name__)
 _JSON = msgspec.json.Encoder()  # json.dumps(ensure_ascii=False), compact, several times faster
@@ -236,6 +239,8 @@ def _order_packed(ctx: _Ctx, data: dict[str, Any]) -> None:
             ],
         )  # fmt: skip
     ctx.settle(order_id)
+    if data.get("short"):
+        reroute_shorts(ctx.db, order_id)  # the final word may miss more than line_short said
 
 
 def _line_short(ctx: _Ctx, data: dict[str, Any]) -> None:
@@ -256,6 +261,7 @@ def _line_short(ctx: _Ctx, data: dict[str, Any]) -> None:
         [qty, data.get("reason"), order_id, line_no],
     )
     ctx.settle(order_id)
+    reroute_shorts(ctx.db, order_id)
 
 
 def _order_held(ctx: _Ctx, data: dict[str, Any]) -> None:

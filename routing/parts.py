@@ -117,25 +117,38 @@ def reroute_shorts(db: sqlite_utils.Database, order_id: str) -> str | None:
     nothing). A cancelled order's shorts are not routed again.
 
     The count is a difference of state (``qty_short`` less the units of earlier
-    ``short`` children, per line), not of events: the station's final word in
+    ``short`` children and of the parts and back-orders routing split off them, per
+    line), not of events: the station's final word in
     ``order_packed`` is handled by the same call. A short count that later drops (the
     packer found the unit) leaves the children already made as they are."""
-    with transaction(db):
-        status = db.execute("SELECT status FROM orders WHERE order_id = ?", [order_id]).fetchone()
-        if status is None or status[0] == "cancelled":
-            return None
-        missing = db.execute(
-            "SELECT l.line_no, l.qty_short - coalesce(("
-            "  SELECT sum(c.qty) FROM order_parts p JOIN order_lines c USING (order_id) "
-            "  WHERE p.parent_order_id = l.order_id AND p.kind = 'short' "
-            "  AND c.line_no = l.line_no), 0) "
-            "FROM order_lines l WHERE l.order_id = ? AND l.qty_short > 0",
+    # Reads first, so the common case (nothing new) costs no savepoint; split_off is
+    # atomic on its own, and callers (routing.apply) hold the transaction anyway.
+    status = db.execute("SELECT status FROM orders WHERE order_id = ?", [order_id]).fetchone()
+    if status is None or status[0] == "cancelled":
+        return None
+    short = db.execute(
+        "SELECT line_no, qty_short FROM order_lines WHERE order_id = ? AND qty_short > 0",
+        [order_id],
+    ).fetchall()
+    if not short:
+        return None
+    # Units already sent again: the lines of the short children and of whatever routing
+    # split off them (parts, back-orders: same line numbers), but not of their own shorts.
+    sent = dict(
+        db.execute(
+            "WITH RECURSIVE fam(order_id) AS ("
+            "  SELECT order_id FROM order_parts WHERE parent_order_id = ? AND kind = 'short' "
+            "  UNION ALL SELECT p.order_id FROM order_parts p JOIN fam "
+            "  ON p.parent_order_id = fam.order_id WHERE p.kind != 'short') "
+            "SELECT line_no, sum(qty) FROM order_lines WHERE order_id IN fam GROUP BY line_no",
             [order_id],
         ).fetchall()
-        units = {n: q for n, q in missing if q > 0}
-        if not units:
-            return None
-        return split_off(db, order_id, units, kind="short", take_from_parent=False)
+    )
+    missing = [(n, q - sent.get(n, 0)) for n, q in short]
+    units = {n: q for n, q in missing if q > 0}
+    if not units:
+        return None
+    return split_off(db, order_id, units, kind="short", take_from_parent=False)
 
 
 def family(db: sqlite_utils.Database, order_id: str) -> list[str]:
