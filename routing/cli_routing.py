@@ -1,4 +1,4 @@
-"""``doms hub site|route|route-pending|explain|safety-stock``: thin wrappers over
+"""``doms hub site|route|route-pending|explain|requeue|safety-stock``: thin wrappers over
 ``routing.sites``, ``routing.dispatch`` and ``routing.atp``."""
 
 from __future__ import annotations
@@ -90,6 +90,16 @@ def register(subs: argparse._SubParsersAction) -> None:
     explain.add_argument("--db", required=True, help="hub database file")
     explain.add_argument("--json", action="store_true", help="print the decisions as JSON")
     explain.set_defaults(func=hub_explain)
+
+    requeue = subs.add_parser(
+        "requeue",
+        help="put held orders back in the routing queue",
+        description="Put each ORDER held at the hub (e.g. a back-order, once stock has "
+        "come in) back in the queue; the next routing run routes it again.",
+    )
+    requeue.add_argument("orders", nargs="+", metavar="ORDER", help="hub order id(s)")
+    requeue.add_argument("--db", required=True, help="hub database file")
+    requeue.set_defaults(func=hub_requeue)
 
     from routing.intake.model import CHANNELS
 
@@ -223,6 +233,23 @@ def hub_explain(args: argparse.Namespace) -> int:
     else:
         print("\n\n".join(explain_decision(d) for d in found))
     return 0
+
+
+def hub_requeue(args: argparse.Namespace) -> int:
+    """Requeue each order; 1 when one could not be."""
+    from routing import store
+    from routing.intake import requeue_order
+
+    db = store.open_db(args.db)
+    failed = 0
+    for order in args.orders:
+        try:
+            requeue_order(db, order)
+            print(f"{order} new")
+        except ValueError as exc:
+            print(f"doms hub requeue: {exc}", file=sys.stderr)
+            failed += 1
+    return 1 if failed else 0
 
 
 def hub_safety_stock(args: argparse.Namespace) -> int:

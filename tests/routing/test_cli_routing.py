@@ -8,12 +8,12 @@ import time
 import pytest
 
 from doms.cli import build_parser, main
-from routing import atp, sites, store
+from routing import atp, feed, sites, store
 from routing.dispatch import RoutingLoop
 
 from .twosite import NYC, SF, add_order, csv_order, make_hub, order_row
 
-COMMANDS = {"site", "route", "route-pending", "explain", "safety-stock"}
+COMMANDS = {"site", "route", "route-pending", "explain", "requeue", "safety-stock"}
 
 
 @pytest.fixture
@@ -121,6 +121,19 @@ def test_route_pending_routes_the_queue_and_explain_says_why(hub, capsys):
     out = capsys.readouterr().out
     assert f"order {west} routed at" in out and "ship WH2 ->" in out
     assert "WH2 chosen" in " ".join(out.split())
+
+
+def test_requeue_puts_a_back_order_back_once_stock_came_in(hub, capsys):
+    db = store.open_db(hub)
+    order = add_order(db, "E1", NYC, ("SKU-C", 1))
+    main(["hub", "route-pending", "--db", hub])
+    assert order_row(db, order)["status"] == "on_hold"
+    feed.record_movement(db, "WH1", "SKU-C", 4, "receipt", "po:late")
+    assert main(["hub", "requeue", order, "--db", hub]) == 0
+    main(["hub", "route-pending", "--db", hub])
+    assert order_row(db, order)["site"] == "WH1"
+    assert main(["hub", "requeue", order, "--db", hub]) == 1
+    assert "is not on_hold at the hub" in capsys.readouterr().err
 
 
 def test_explain_of_an_order_never_routed_fails(hub, capsys):
