@@ -44,6 +44,7 @@ import sqlite_utils
 from doms.db import now_iso, transaction
 from routing import feed, parts, store
 from routing.engine import Inventory, Order, Plan, Router
+from routing.engine.rules import as_policy
 from routing.engine_io import (
     StationPicker,
     catalog,
@@ -104,12 +105,19 @@ def route_pending(
     carrier rates). With no site to route to, nothing is routed and nothing is held.
     Raises ValueError for an unknown policy."""
     summary = RouteSummary()
+    policy = as_policy(policy)  # raises for an unknown one, sites or not
     sites = engine_sites(db)
-    if not sites:
-        return summary
+    if (
+        not sites
+        or not db.execute(
+            "SELECT 1 FROM orders WHERE status = 'new' AND station IS NULL LIMIT 1"
+        ).fetchone()
+    ):
+        return summary  # cheap when idle: hub run asks every few seconds
     router = Router(sites, rates, policy)
     stations = StationPicker(db)
-    load = loads_today(db, router.network.ids)
+    # Today's packages matter only to the capacity rule; counting them reads every order.
+    load = loads_today(db, router.network.ids) if router.network.has_capacity else None
     seen: set[str] = set()
     while limit is None or summary.orders < limit:
         n = chunk if limit is None else min(chunk, limit - summary.orders)

@@ -169,3 +169,24 @@ def test_without_a_located_site_nothing_happens(tmp_path):
     order = add_order(db, "E1", NYC, ("SKU-A", 1))
     assert route_pending(db, "closest").orders == 0
     assert order_row(db, order)["status"] == "new"
+
+
+def test_a_site_at_its_daily_capacity_gets_no_more_orders(db):
+    from routing import sites
+
+    sites.set_site(db, "WH1", capacity=2)
+    feed.assign_order(db, "WH1", "WH1-PACK-01", {
+        "order_id": "TODAY", "order_ref": "TODAY", "ship_by": "2030-01-01T00:00:00Z",
+        "ship_to": {"name": "x"}, "carrier": "UPS", "service": "Ground",
+        "lines": [{"line_no": 1, "sku": "SKU-A", "qty": 1}],
+    })  # fmt: skip
+    first = add_order(db, "E1", NYC, ("SKU-A", 1))
+    second = add_order(db, "E2", NYC, ("SKU-A", 1))
+    route_pending(db, "closest")
+    assert order_row(db, first)["site"] == "WH1"  # the second package of WH1's day
+    assert order_row(db, second)["site"] == "WH2"  # WH1 is full
+
+
+def test_an_unknown_policy_is_refused(db):
+    with pytest.raises(ValueError, match="nearest"):
+        route_pending(db, "nearest")
