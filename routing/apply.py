@@ -13,12 +13,13 @@ type, data) run inside the caller's transaction:
   ``ship`` movement of what was scanned (ordered minus short, the event's ``short`` list
   being the station's final word) with the line's reservation released;
 * ``line_short``: the line's ``qty_short`` grows and a ``short`` movement of -qty is
-  recorded, and the missing units are routed again: a ``new`` order ``<order>-R<n>``
-  (:func:`routing.parts.reroute_shorts`; also after an ``order_packed`` whose ``short``
-  list says more is missing) that the next routing run sends to another site. A short pick means stock the hub believed was on the shelf is not there, so
+  recorded. A short pick means stock the hub believed was on the shelf is not there, so
   on hand must drop now (for every reason, ``damaged`` and ``wrong_item_picked`` included:
   a count corrects the ledger later with an ``adjustment``); its reservation is released,
-  so ``available`` does not move twice;
+  so ``available`` does not move twice. The missing units are routed again: a ``new``
+  order ``<order>-R<n>`` (:func:`routing.parts.reroute_shorts`, also run after an
+  ``order_packed`` whose ``short`` list says more is missing) that the next routing run
+  sends to another site;
 * ``order_held``: status ``on_hold`` with the reason (stock stays reserved);
 * ``label_voided`` of a packed order: its shipment row goes, the order is back in
   ``packing``, the ship movements are reversed and the stock reserved again, each with

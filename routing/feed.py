@@ -416,8 +416,8 @@ def load_sample_hub(
     site stream, a receipt of stock per SKU, and the orders assigned round-robin to
     ``stations``, all in one transaction. A site without a location is put in Newark, NJ
     (07102), so that ``doms hub route-pending`` has somewhere to route to. Rows whose keys
-    exist are skipped, never overwritten, so loading twice adds nothing. Returns how many rows of each kind were
-    added. Raises ValueError without stations."""
+    exist are skipped, never overwritten, so loading twice adds nothing. Returns how many
+    rows of each kind were added. Raises ValueError without stations."""
     # The station's generator is the one source of sample data. Imported here, not at the
     # top, so that routing/ imports station/ only for the demo (see STYLE.md, rule 3).
     import random
