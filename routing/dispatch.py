@@ -148,7 +148,13 @@ def _route_chunk(db, router: Router, stations: StationPicker, load, batch, summa
         except ValueError as exc:
             _hold(db, oid, f"cannot route: {exc}", at, policy, summary)
             continue
-        plan = _route_avoiding(router, eo, inventory, avoid.get(oid))
+        try:
+            plan = _route_avoiding(router, eo, inventory, avoid.get(oid))
+        except Exception as exc:  # noqa: BLE001
+            # An engine failure on one order must not block the queue behind it forever.
+            log.exception("routing %s failed", oid)
+            _hold(db, oid, f"routing failed: {type(exc).__name__}: {exc}", at, policy, summary)
+            continue
         data = _JSON.encode(plan.to_dict()).decode()
         if not plan.shipments:
             _hold(db, oid, unfilled_reason(plan), at, policy, summary, data)

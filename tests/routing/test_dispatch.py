@@ -6,6 +6,7 @@ import pytest
 
 from routing import feed, geo
 from routing.dispatch import decisions, route_pending
+from routing.engine import LinearCost
 from routing.engine_io import StationPicker
 
 from .twosite import NYC, SF, add_order, available, make_hub, order_row, stream_types
@@ -190,3 +191,24 @@ def test_a_site_at_its_daily_capacity_gets_no_more_orders(db):
 def test_an_unknown_policy_is_refused(db):
     with pytest.raises(ValueError, match="nearest"):
         route_pending(db, "nearest")
+
+
+class _FailsFor(LinearCost):
+    """A cost model (the engine's plug-in point) that cannot price one order."""
+
+    def __init__(self, order_id: str) -> None:
+        super().__init__()  # Jasin & Sinha's figures
+        object.__setattr__(self, "order_id", order_id)
+
+    def prepare(self, ctx):
+        if ctx.order.id == self.order_id:
+            raise IndexError("no price")
+        return super().prepare(ctx)
+
+
+def test_an_order_the_engine_fails_on_is_held_and_the_rest_routed(db):
+    bad = add_order(db, "E1", NYC, ("SKU-A", 1))
+    good = add_order(db, "E2", NYC, ("SKU-A", 1))
+    summary = route_pending(db, "closest", rates=_FailsFor(bad))
+    assert summary.held == {bad: "routing failed: IndexError: no price"}
+    assert summary.routed == [good]
