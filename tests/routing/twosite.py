@@ -16,7 +16,7 @@ STATIONS = {"WH1": ("WH1-PACK-01", "WH1-PACK-02"), "WH2": ("WH2-PACK-01",)}
 STOCK = {"WH1": {"SKU-A": 10}, "WH2": {"SKU-A": 10, "SKU-B": 5}}
 HEADER = "order_id,name,street1,city,postal_code,country,ship_by,sku,qty\n"
 # Destinations: (city, ZIP). Hand-checked great-circle km to WH1 (Newark) / WH2 (LA):
-# New York 10001 ~ 14 / 3,940; San Francisco 94105 ~ 4,120 / 560.
+# New York 10001: 15 / 3,940; San Francisco 94105: 4,112 / 565 (Columbus 43215: 753 / 3,179).
 NYC = ("New York", "10001")
 SF = ("San Francisco", "94105")
 
