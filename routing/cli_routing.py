@@ -182,7 +182,7 @@ def _site_line(row: dict[str, Any]) -> str:
 def hub_route(args: argparse.Namespace) -> int:
     """Route each order of the file against current stock; print each plan."""
     from routing import store
-    from routing.dispatch import preview
+    from routing.explain import preview
     from routing.intake import IntakeError
 
     try:
@@ -222,7 +222,7 @@ def hub_route_pending(args: argparse.Namespace) -> int:
 def hub_explain(args: argparse.Namespace) -> int:
     """Print the order's routing decisions; 1 when there are none."""
     from routing import store
-    from routing.dispatch import decisions, explain_decision
+    from routing.explain import decisions, explain_decision
 
     found = decisions(store.open_db(args.db), args.order)
     if not found:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from routing import feed, geo
-from routing.dispatch import decisions, route_pending
+from routing.dispatch import route_pending
 from routing.engine import LinearCost
 from routing.engine_io import StationPicker
+from routing.explain import decisions
 
 from .twosite import NYC, SF, add_order, available, make_hub, order_row, stream_types
 
