@@ -172,7 +172,8 @@ def _site_line(row: dict[str, Any]) -> str:
     if row["postal_code"]:
         where += f" ({row['country']} {row['postal_code']})"
     capacity = "no limit" if row["capacity"] is None else f"{row['capacity']}/day"
-    stations = f", {row['stations']} stations" if "stations" in row else ""
+    n = row.get("stations")
+    stations = "" if n is None else f", {n} station{'' if n == 1 else 's'}"
     return (
         f"{row['site']}: {where}, rank {row['rank']}, capacity {capacity}, cut-off "
         f"{row['cutoff_hour']:g}h at UTC{row['utc_offset_h']:+g}{stations}"
