@@ -16,7 +16,10 @@ type, data) run inside the caller's transaction:
   recorded. A short pick means stock the hub believed was on the shelf is not there, so
   on hand must drop now (for every reason, ``damaged`` and ``wrong_item_picked`` included:
   a count corrects the ledger later with an ``adjustment``); its reservation is released,
-  so ``available`` does not move twice;
+  so ``available`` does not move twice. The missing units are routed again: a ``new``
+  order ``<order>-R<n>`` (:func:`routing.parts.reroute_shorts`, also run after an
+  ``order_packed`` whose ``short`` list says more is missing) that the next routing run
+  sends to another site;
 * ``order_held``: status ``on_hold`` with the reason (stock stays reserved);
 * ``label_voided`` of a packed order: its shipment row goes, the order is back in
   ``packing``, the ship movements are reversed and the stock reserved again, each with
@@ -45,6 +48,7 @@ import sqlite_utils
 
 from doms.db import now_iso, transaction
 from routing.feed import ensure_station, publish_stock, settle_order
+from routing.parts import reroute_shorts
 
 log = logging.getLogger(__name__)
 _JSON = msgspec.json.Encoder()  # json.dumps(ensure_ascii=False), compact, several times faster
@@ -236,6 +240,8 @@ def _order_packed(ctx: _Ctx, data: dict[str, Any]) -> None:
             ],
         )  # fmt: skip
     ctx.settle(order_id)
+    if data.get("short"):
+        reroute_shorts(ctx.db, order_id)  # the final word may miss more than line_short said
 
 
 def _line_short(ctx: _Ctx, data: dict[str, Any]) -> None:
@@ -256,6 +262,7 @@ def _line_short(ctx: _Ctx, data: dict[str, Any]) -> None:
         [qty, data.get("reason"), order_id, line_no],
     )
     ctx.settle(order_id)
+    reroute_shorts(ctx.db, order_id)
 
 
 def _order_held(ctx: _Ctx, data: dict[str, Any]) -> None:

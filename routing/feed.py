@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlite_utils
@@ -35,7 +35,6 @@ from routing.store import (
     OPEN_STATUSES,
     site_key,
     station_key,
-    stock,
     stock_levels,
     stream_head,
 )
@@ -64,17 +63,40 @@ def append_change(db: sqlite_utils.Database, key: str, type_: str, data: dict[st
 def _append(db: sqlite_utils.Database, key: str, type_: str, data: dict[str, Any]) -> int:
     # No savepoint of its own: for callers already inside a transaction (or an event's
     # savepoint) that roll back as a whole, on hot paths.
-    db.execute(
+    seq = db.execute(
         "INSERT INTO stream_heads (stream_key, seq) VALUES (?, 1) "
-        "ON CONFLICT(stream_key) DO UPDATE SET seq = seq + 1",
+        "ON CONFLICT(stream_key) DO UPDATE SET seq = seq + 1 RETURNING seq",
         [key],
-    )
-    seq = stream_head(db, key)
+    ).fetchone()[0]
     db.execute(
         "INSERT INTO streams (stream_key, seq, type, data, at) VALUES (?, ?, ?, ?, ?)",
         [key, seq, type_, json.dumps(data, ensure_ascii=False), now_iso()],
     )
     return seq
+
+
+def append_many(
+    db: sqlite_utils.Database, key: str, type_: str, items: Sequence[dict[str, Any]]
+) -> int:
+    """Append ``items`` to stream ``key`` as consecutive changes of one type, in the
+    caller's transaction (two statements however many); return the last seq."""
+    if not items:
+        return stream_head(db, key)
+    last = db.execute(
+        "INSERT INTO stream_heads (stream_key, seq) VALUES (?, ?) "
+        "ON CONFLICT(stream_key) DO UPDATE SET seq = seq + excluded.seq RETURNING seq",
+        [key, len(items)],
+    ).fetchone()[0]
+    at = now_iso()
+    first = last - len(items) + 1
+    db.conn.executemany(
+        "INSERT INTO streams (stream_key, seq, type, data, at) VALUES (?, ?, ?, ?, ?)",
+        [
+            (key, seq, type_, json.dumps(data, ensure_ascii=False), at)
+            for seq, data in enumerate(items, first)
+        ],
+    )
+    return last
 
 
 # -- sites and stations --------------------------------------------------------------------
@@ -90,6 +112,9 @@ def ensure_site(db: sqlite_utils.Database, site: str, name: str = "") -> None:
 def ensure_station(db: sqlite_utils.Database, site: str, station: str) -> None:
     """Register ``station`` at ``site`` if it is new. Raises ValueError when it is
     already registered at another site."""
+    row = db.execute("SELECT site FROM stations WHERE station_id = ?", [station]).fetchone()
+    if row is not None and row[0] == site:
+        return  # the usual case, on hot paths (every event batch, every routed order)
     with transaction(db):
         ensure_site(db, site)
         db.execute(
@@ -156,13 +181,25 @@ def _insert_movement(db, site, sku, qty, kind, ref, order_id, line_no, at) -> in
 
 
 def publish_stock(db: sqlite_utils.Database, site: str, skus: Iterable[str]) -> None:
-    """Append a ``stock_level`` change for each SKU (current sums of the ledger). Call
-    inside a transaction."""
+    """Append a ``stock_level`` change for each SKU (current sums of the ledger), in SKU
+    order. Call inside a transaction."""
+    skus = sorted(set(skus))
+    if not skus:
+        return
+    levels = {
+        sku: (int(on_hand), int(available))
+        for sku, on_hand, available in db.execute(
+            "SELECT sku, on_hand, available FROM stock_totals WHERE site = ? "
+            "AND sku IN (SELECT value FROM json_each(?))",
+            [site, json.dumps(skus)],
+        ).fetchall()
+    }
     at = now_iso()
-    for sku in sorted(set(skus)):
-        on_hand, available = stock(db, site, sku)
-        data = {"sku": sku, "on_hand": on_hand, "available": available, "at": at}
-        _append(db, site_key(site), "stock_level", data)
+    items = []
+    for sku in skus:
+        on_hand, available = levels.get(sku, (0, 0))
+        items.append({"sku": sku, "on_hand": on_hand, "available": available, "at": at})
+    append_many(db, site_key(site), "stock_level", items)
 
 
 def record_movement(
@@ -260,10 +297,18 @@ def order_payload(db: sqlite_utils.Database, order_id: str) -> dict[str, Any]:
     return data
 
 
-def assign_order(db: sqlite_utils.Database, site: str, station: str, order: dict[str, Any]) -> int:
+def assign_order(
+    db: sqlite_utils.Database,
+    site: str,
+    station: str,
+    order: dict[str, Any],
+    *,
+    moved: set[str] | None = None,
+) -> int:
     """Create the hub order from ``order`` (the station's order columns, ``ship_to`` a map
     or JSON text, ``lines: [{line_no, sku, qty}]``), assign it to ``station``, reserve its
     stock and write ``order_assigned`` to the station stream. Returns that change's seq.
+    ``moved``: as for :func:`settle_order` (the caller publishes the stock levels).
     Raises ValueError for a missing field, no lines, an existing order id, or an unknown
     SKU (sqlite3.IntegrityError is turned into ValueError)."""
     missing = sorted(k for k in _REQUIRED if order.get(k) in (None, ""))
@@ -287,7 +332,8 @@ def assign_order(db: sqlite_utils.Database, site: str, station: str, order: dict
                     "INSERT INTO order_lines (order_id, line_no, sku, qty) VALUES (?, ?, ?, ?)",
                     values,
                 )
-            settle_order(db, row["order_id"], f"assign:{row['order_id']}", row["assigned_at"])
+            ref = f"assign:{row['order_id']}"
+            settle_order(db, row["order_id"], ref, row["assigned_at"], moved=moved)
             payload = order_payload(db, row["order_id"])
             return _append(db, station_key(station), "order_assigned", payload)
     except sqlite3.IntegrityError as exc:  # an unknown SKU, a repeated line number
@@ -368,9 +414,10 @@ def load_sample_hub(
 ) -> dict[str, int]:
     """Seed the hub with the station demo's sample: catalogue, cartons and operators on the
     site stream, a receipt of stock per SKU, and the orders assigned round-robin to
-    ``stations``, all in one transaction. Rows whose keys exist are skipped, never
-    overwritten, so loading twice adds nothing. Returns how many rows of each kind were
-    added. Raises ValueError without stations."""
+    ``stations``, all in one transaction. A site without a location is put in Newark, NJ
+    (07102), so that ``doms hub route-pending`` has somewhere to route to. Rows whose keys
+    exist are skipped, never overwritten, so loading twice adds nothing. Returns how many
+    rows of each kind were added. Raises ValueError without stations."""
     # The station's generator is the one source of sample data. Imported here, not at the
     # top, so that routing/ imports station/ only for the demo (see STYLE.md, rule 3).
     import random
@@ -386,6 +433,12 @@ def load_sample_hub(
     with transaction(db):
         for station in stations:
             ensure_station(db, site, station)
+        if db.execute("SELECT lat FROM sites WHERE site = ?", [site]).fetchone()[0] is None:
+            # Somewhere, so the demo can route: Newark, NJ (given as coordinates, which
+            # spares the demo loading the ZIP database).
+            from routing.sites import set_site
+
+            set_site(db, site, postal_code="07102", lat=40.7357, lon=-74.1724)
         for table, pk, fn in (
             ("skus", "sku", upsert_sku),
             ("barcodes", "code", upsert_barcode),

@@ -381,4 +381,38 @@ def m003_stock_totals(db: sqlite_utils.Database) -> None:
     )
 
 
-# -- intake (routing/intake/, routing/atp.py) ----------------------------------------------
+# -- routing (routing/sites.py, routing/dispatch.py, routing/parts.py) -----------------------
+@MIGRATIONS.register
+def m004_routing(db: sqlite_utils.Database) -> None:
+    """What the routing engine needs of a site, the decisions it made, and why a part was
+    split off its parent order."""
+    run_script(
+        db,
+        """
+        -- A site without lat/lon is not routed to (no distance to rank it by).
+        ALTER TABLE sites ADD COLUMN lat REAL;
+        ALTER TABLE sites ADD COLUMN lon REAL;
+        ALTER TABLE sites ADD COLUMN postal_code TEXT NOT NULL DEFAULT '';
+        ALTER TABLE sites ADD COLUMN country TEXT NOT NULL DEFAULT 'US';
+        ALTER TABLE sites ADD COLUMN market TEXT NOT NULL DEFAULT '';
+        ALTER TABLE sites ADD COLUMN rank INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE sites ADD COLUMN capacity INTEGER;      -- packages a day; NULL: no limit
+        ALTER TABLE sites ADD COLUMN cutoff_hour REAL NOT NULL DEFAULT 14;
+        ALTER TABLE sites ADD COLUMN utc_offset_h REAL NOT NULL DEFAULT 0;
+        -- 'split': a further shipment of the plan; 'backorder': units no site could fill
+        -- when the rest was routed; 'short': units a station found missing, routed again.
+        ALTER TABLE order_parts ADD COLUMN kind TEXT NOT NULL DEFAULT 'split'
+            CHECK (kind IN ('split', 'backorder', 'short'));
+        CREATE INDEX order_parts_parent ON order_parts(parent_order_id, kind);
+        -- Every routing decision, newest last: the plan as JSON (Plan.to_dict()).
+        CREATE TABLE routing_decisions (
+            decision_id INTEGER PRIMARY KEY,
+            order_id TEXT NOT NULL,
+            at TEXT NOT NULL,
+            policy TEXT NOT NULL,
+            outcome TEXT NOT NULL CHECK (outcome IN ('routed', 'partial', 'held')),
+            plan TEXT NOT NULL
+        );
+        CREATE INDEX routing_decisions_order ON routing_decisions(order_id, decision_id);
+        """,
+    )

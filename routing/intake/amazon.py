@@ -162,7 +162,8 @@ def _parse_one(payload: dict, raw_items: list[dict]) -> IncomingOrder | Skipped:
     if order.fulfillment_channel == "AFN":
         return Skipped("amazon", order.amazon_order_id, "is fulfilled by Amazon (AFN)")
     if order.order_status in _NOT_OURS:
-        return Skipped("amazon", order.amazon_order_id, _NOT_OURS[order.order_status])
+        cancelled = order.order_status == "Canceled"
+        return Skipped("amazon", order.amazon_order_id, _NOT_OURS[order.order_status], cancelled)
     a = order.shipping_address
     if a is None or not a.address_line1:
         raise IntakeError(

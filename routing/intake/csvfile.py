@@ -35,11 +35,17 @@ column                  required  meaning
 ``qty``                 yes       whole number >= 1
 ``unit_price``                    decimal, ``12.50`` (a decimal point, no thousands marks)
 ``currency``                      ISO 4217, ``USD``
+``status``                        ``cancelled`` (or ``canceled``): the order is cancelled;
+                                  empty, ``new`` or ``open``: it is not
 ======================  ========  ==========================================================
 
 Any bad row makes the whole file fail (nothing is imported) with an error that names the
 row by its line number in the file, header = 1: ``row 4: qty 'two' is not a whole
 number``.
+
+A cancelled order (``status`` ``cancelled``) is reported as skipped, and cancels the hub's
+order of the same ``order_id`` if one was imported before (a re-import of the same file
+with the status changed is how a cancellation arrives by CSV).
 """
 
 from __future__ import annotations
@@ -56,6 +62,7 @@ from routing.intake.model import (
     Line,
     Parsed,
     ProductKey,
+    Skipped,
     checked,
     country_code,
     default_ship_by,
@@ -69,7 +76,7 @@ from routing.intake.model import (
 ORDER_COLUMNS = (
     "order_id", "order_ref", "placed_at", "ship_by", "deliver_by", "priority", "service",
     "name", "company", "street1", "street2", "city", "region", "postal_code", "country",
-    "phone", "currency",
+    "phone", "currency", "status",
 )  # fmt: skip
 LINE_COLUMNS = ("line_id", "sku", "qty", "unit_price")
 COLUMNS = ORDER_COLUMNS + LINE_COLUMNS
@@ -139,8 +146,18 @@ def parse(raw: bytes | str, *, received_at: dt.datetime | None = None) -> Parsed
     return [_order(key, order, now) for key, order in orders.items()]
 
 
-def _order(key: str, order: _Order, now: dt.datetime) -> IncomingOrder:
+_OPEN = {"", "new", "open"}
+_CANCELLED = {"cancelled", "canceled"}
+
+
+def _order(key: str, order: _Order, now: dt.datetime) -> IncomingOrder | Skipped:
     v, first = order.values, order.row
+    status = v.get("status", "").casefold()
+    if status in _CANCELLED:
+        return Skipped("csv", key, "is cancelled", cancelled=True)
+    if status not in _OPEN:
+        where = f"row {order.source.get('status', first)}"
+        raise IntakeError(f"{where}: status {v['status']!r} is not cancelled, new or open")
 
     def at(column: str) -> str:
         return f"row {order.source.get(column, first)}"

@@ -119,11 +119,13 @@ class IncomingOrder(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Skipped(msgspec.Struct, frozen=True):
-    """A channel order that is not for us to ship (now), and why."""
+    """A channel order that is not for us to ship (now), and why. ``cancelled``: the
+    channel cancelled it, so if the hub has it, it is cancelled there too."""
 
     channel: str
     channel_order_id: str
     reason: str
+    cancelled: bool = False
 
 
 Parsed = list[IncomingOrder | Skipped]

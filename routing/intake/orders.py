@@ -33,7 +33,7 @@ class Intake(msgspec.Struct, frozen=True):
     order_id: str
     channel: str
     channel_order_id: str
-    status: Literal["new", "on_hold", "duplicate"]
+    status: Literal["new", "on_hold", "duplicate", "cancelled", "not_cancelled"]
     hold_reason: str | None = None
 
 
@@ -63,13 +63,18 @@ def import_bytes(
     source: str | None = None,
 ) -> Report:
     """Parse ``raw`` (channel detected unless given; ``name`` is the file name, which
-    tells a CSV) and take its orders in, all or none. Raises IntakeError for input that
-    cannot be read; nothing is stored then."""
+    tells a CSV) and take its orders in, all or none; orders the channel cancelled are
+    cancelled at the hub when it has them (:mod:`routing.intake.cancel`). Raises
+    IntakeError for input that cannot be read; nothing is stored then."""
+    from routing.intake.cancel import cancel_from_channel
+
     found, parsed = parse_bytes(raw, channel=channel, name=name)
     orders = [p for p in parsed if isinstance(p, IncomingOrder)]
     skipped = [p for p in parsed if isinstance(p, Skipped)]
-    results = take_in(db, orders, source=source or f"file:{name or '-'}")
-    return Report(found, results, skipped)
+    with transaction(db):
+        results = take_in(db, orders, source=source or f"file:{name or '-'}")
+        cancelled, skipped = cancel_from_channel(db, skipped)
+    return Report(found, results + cancelled, skipped)
 
 
 def take_in(

@@ -9,6 +9,7 @@ An order is at no station and reserves nothing until it is routed.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
@@ -49,9 +50,17 @@ def new_orders(db: sqlite_utils.Database, *, limit: int | None = None) -> list[d
     ]
 
 
-def mark_routed(db: sqlite_utils.Database, order_id: str, parts: Sequence[Part]) -> list[str]:
+def mark_routed(
+    db: sqlite_utils.Database,
+    order_id: str,
+    parts: Sequence[Part],
+    *,
+    moved: dict[str, set[str]] | None = None,
+) -> list[str]:
     """Assign the ``new`` order ``order_id`` as planned, in one transaction; return the
-    ids of the orders now at stations.
+    ids of the orders now at stations. ``moved``: ``{site: SKUs}`` to add the SKUs whose
+    stock moved to, for the caller to publish their levels once for many orders
+    (:func:`routing.feed.publish_stock`); None publishes them now.
 
     The first part keeps ``order_id``; each further part becomes order
     ``<order_id>-2``, ``-3`` ... (same reference, address and ship-by; its parent in
@@ -79,7 +88,14 @@ def mark_routed(db: sqlite_utils.Database, order_id: str, parts: Sequence[Part])
                     f"order {order_id} line {line_no}: the plan ships {planned} of {line['qty']}"
                 )
         at = now_iso()
-        placed = [_assign_in_place(db, order_id, parts[0], split[0], at)]
+
+        def moved_at(site: str) -> set[str] | None:
+            return None if moved is None else moved.setdefault(site, set())
+
+        first = _assign_in_place(
+            db, order_id, lines, parts[0], split[0], at, moved_at(parts[0].site)
+        )
+        placed = [first]
         for n, (part, units) in enumerate(zip(parts[1:], split[1:], strict=True), 2):
             part_id = f"{order_id}-{n}"
             data = {k: order[k] for k in feed.ORDER_COLUMNS if k in order}
@@ -89,13 +105,75 @@ def mark_routed(db: sqlite_utils.Database, order_id: str, parts: Sequence[Part])
                 "lines": [{"line_no": no, "sku": lines[no]["sku"], "qty": q}
                           for no, q in sorted(units.items())],
             }  # fmt: skip
-            feed.assign_order(db, part.site, part.station, data)
+            feed.assign_order(db, part.site, part.station, data, moved=moved_at(part.site))
             db.execute(
                 "INSERT INTO order_parts (order_id, parent_order_id) VALUES (?, ?)",
                 [part_id, order_id],
             )
             placed.append(part_id)
         return placed
+
+
+def assign_whole(
+    db: sqlite_utils.Database,
+    orders: Sequence[tuple[dict[str, Any], Part]],
+    *,
+    moved: dict[str, set[str]] | None = None,
+) -> list[str]:
+    """The bulk form of :func:`mark_routed` for plans of one part that ships the whole
+    order: each ``(order, part)`` with ``order`` as :func:`new_orders` returned it inside
+    the caller's transaction (so still ``new``, its lines as read). The effects are
+    mark_routed's (status ``assigned``, reservation movements ``assign:<id>/<line>``,
+    ``order_assigned`` on the station's stream), written with one statement per kind for
+    all the orders, which is what lets the hub route thousands of orders a second.
+    Returns the order ids. Raises ValueError when a part does not ship every unit of
+    its order, or an order is no longer ``new``; nothing is written then."""
+    at = now_iso()
+    updates, movements, streams = [], [], {}
+    for order, part in orders:
+        oid = order["order_id"]
+        lines = {line["line_no"]: line for line in order["lines"]}
+        if _units(oid, lines, part) != {n: line["qty"] for n, line in lines.items()}:
+            raise ValueError(f"order {oid}: the plan does not ship every unit in one part")
+        updates.append((part.site, part.station, part.carrier, part.service, at, oid))
+        for line in order["lines"]:
+            qty = line["qty"] - line["qty_short"]
+            ref = f"assign:{oid}/{line['line_no']}"
+            movements.append((part.site, line["sku"], -qty, ref, oid, line["line_no"], at))
+            if moved is not None:
+                moved.setdefault(part.site, set()).add(line["sku"])
+        data = {k: order[k] for k in (*feed.ORDER_COLUMNS, "lines") if k in order}
+        data |= {"carrier": part.carrier, "service": part.service, "assigned_at": at,
+                 "status": "assigned", "hold_reason": None}  # fmt: skip
+        streams.setdefault(part.station, (part.site, []))[1].append(data)
+    try:
+        with transaction(db):
+            for station, (site, _) in streams.items():
+                feed.ensure_station(db, site, station)
+            cur = db.conn.executemany(
+                "UPDATE orders SET site = ?, station = ?, carrier = ?, service = ?, "
+                "status = 'assigned', hold_reason = NULL, assigned_at = ? "
+                "WHERE order_id = ? AND status = 'new' AND station IS NULL",
+                updates,
+            )
+            if cur.rowcount != len(updates):
+                raise ValueError("an order of the batch is no longer new")
+            db.conn.executemany(
+                "INSERT INTO ledger (site, sku, qty, kind, ref, order_id, line_no, at) "
+                "VALUES (?, ?, ?, 'reservation', ?, ?, ?, ?)",
+                [m for m in movements if m[2]],
+            )
+            for station, (_, items) in streams.items():
+                feed.append_many(db, station_key(station), "order_assigned", items)
+            if moved is None:
+                skus: dict[str, set[str]] = {}
+                for site, sku, *_ in movements:
+                    skus.setdefault(site, set()).add(sku)
+                for site, these in skus.items():
+                    feed.publish_stock(db, site, these)
+    except sqlite3.IntegrityError as exc:  # a reservation already recorded
+        raise ValueError(f"assigning the batch: {exc}") from None
+    return [u[-1] for u in updates]
 
 
 def _units(order_id: str, lines: dict[int, dict], part: Part) -> dict[int, int]:
@@ -109,13 +187,12 @@ def _units(order_id: str, lines: dict[int, dict], part: Part) -> dict[int, int]:
     return {no: qty for no, qty in part.lines.items() if qty}
 
 
-def _assign_in_place(db, order_id: str, part: Part, units: dict[int, int], at: str) -> str:
+def _assign_in_place(db, order_id: str, lines, part: Part, units: dict[int, int], at, moved) -> str:
     if not units:
         raise ValueError(f"order {order_id}: the first part of the plan ships nothing")
     feed.ensure_station(db, part.site, part.station)
-    for line_no, qty in db.execute(
-        "SELECT line_no, qty FROM order_lines WHERE order_id = ?", [order_id]
-    ).fetchall():
+    for line_no, line in lines.items():
+        qty = line["qty"]
         if line_no not in units:
             db.execute(
                 "DELETE FROM order_lines WHERE order_id = ? AND line_no = ?", [order_id, line_no]
@@ -130,7 +207,7 @@ def _assign_in_place(db, order_id: str, part: Part, units: dict[int, int], at: s
         "status = 'assigned', hold_reason = NULL, assigned_at = ? WHERE order_id = ?",
         [part.site, part.station, part.carrier, part.service, at, order_id],
     )
-    feed.settle_order(db, order_id, f"assign:{order_id}", at)
+    feed.settle_order(db, order_id, f"assign:{order_id}", at, moved=moved)
     feed.append_change(
         db, station_key(part.station), "order_assigned", feed.order_payload(db, order_id)
     )

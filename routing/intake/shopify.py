@@ -122,7 +122,7 @@ def _parse_one(body: Any) -> IncomingOrder | Skipped:
         raise IntakeError(f"shopify order {ref or '?'}: {exc}") from None
     order_id = str(order.id)
     if order.cancelled_at is not None:
-        return Skipped("shopify", order_id, f"{order.name} is cancelled")
+        return Skipped("shopify", order_id, f"{order.name} is cancelled", cancelled=True)
     items = [item for item in order.line_items if item.requires_shipping]
     if not items:
         return Skipped("shopify", order_id, f"{order.name} has nothing to ship")

@@ -151,7 +151,8 @@ def _parse_one(body: dict) -> IncomingOrder | Skipped:
         return Skipped("tiktok", order.id, "is fulfilled by TikTok")
     if order.status not in _OURS:
         hint = " (import it again once AWAITING_SHIPMENT)" if order.status == "ON_HOLD" else ""
-        return Skipped("tiktok", order.id, f"is {order.status}{hint}")
+        cancelled = order.status == "CANCELLED"
+        return Skipped("tiktok", order.id, f"is {order.status}{hint}", cancelled)
     grouped: dict[str, list[_Item]] = {}
     for item in order.line_items:
         if item.display_status not in _GONE:

@@ -1,11 +1,14 @@
-"""The Shopify webhook endpoint: ``POST /webhooks/shopify`` with an ``orders/create`` body.
+"""The Shopify webhook endpoint: ``POST /webhooks/shopify`` with an ``orders/create`` or
+``orders/cancelled`` body (``X-Shopify-Topic``).
 
 Every request's signature is checked first (``X-Shopify-Hmac-Sha256``: base64 HMAC-SHA256
 of the raw body with the app's client secret, compared in constant time); a missing or
 wrong one is answered 401 and nothing else is read. Then, answers Shopify acts on:
 
 * 200 ``{"order_id", "status"}``: stored as ``new`` or ``on_hold``, or a ``duplicate``
-  (Shopify retries deliveries, and one order may come twice: it is one order);
+  (Shopify retries deliveries, and one order may come twice: it is one order); or, for
+  an order with ``cancelled_at``, ``cancelled`` at the hub (``not_cancelled`` with the
+  parts already packed, which people must stop);
   also 200 for an order with nothing for us to ship, and for another topic (ignored and
   logged, so a subscription set up by mistake does not fill Shopify's retry queue);
 * 400 for a body that is not JSON, 422 for an order that cannot be read (both kept in the
@@ -32,6 +35,7 @@ from typing import Any
 import sqlite_utils
 
 from routing.intake import shopify
+from routing.intake.cancel import cancel_from_channel
 from routing.intake.model import IntakeError, Skipped
 from routing.intake.orders import take_in
 from sync.quarantine import quarantine
@@ -40,7 +44,7 @@ log = logging.getLogger(__name__)
 
 PATH = "/webhooks/shopify"
 MAX_BODY = 4 * 1024 * 1024
-TOPICS = {"orders/create"}
+TOPICS = {"orders/create", "orders/cancelled"}
 
 
 class ShopifyWebhook:
@@ -101,7 +105,15 @@ class ShopifyWebhook:
             return self._refuse(422, str(exc), body)
         skipped = [p for p in parsed if isinstance(p, Skipped)]
         if skipped:
-            return 200, {"skipped": skipped[0].reason}
+            with self.lock:
+                outcomes, rest = cancel_from_channel(self.db, skipped)
+            if rest:
+                return 200, {"skipped": rest[0].reason}
+            r = outcomes[0]
+            log.info("shopify webhook: %s %s", r.order_id, r.status)
+            return 200, {"order_id": r.order_id, "status": r.status} | (
+                {"not_cancelled": r.hold_reason} if r.hold_reason else {}
+            )
         webhook_id = headers.get("X-Shopify-Webhook-Id", "")
         with self.lock:
             try:

@@ -57,7 +57,8 @@ def test_a_shopify_order_without_ship_by_ships_the_next_business_day():
 
 def test_a_cancelled_shopify_order_is_skipped():
     body = load("shopify_orders_create.json") | {"cancelled_at": "2025-03-14T10:00:00-04:00"}
-    assert shopify.parse(body) == [Skipped("shopify", "5678901234567", "#1043 is cancelled")]
+    expected = Skipped("shopify", "5678901234567", "#1043 is cancelled", cancelled=True)
+    assert shopify.parse(body) == [expected]
 
 
 def test_a_shopify_order_with_a_bad_field_names_it():
@@ -175,3 +176,31 @@ def test_the_channel_is_detected_from_the_shape(name, channel):
 def test_an_unknown_shape_is_refused():
     with pytest.raises(IntakeError, match="not an order shape"):
         parse_bytes(b'{"hello": "world"}')
+
+
+# -- cancellations -------------------------------------------------------------------------
+def test_a_canceled_amazon_order_is_a_cancellation():
+    responses = load("amazon_order.json")
+    responses[0]["payload"]["OrderStatus"] = "Canceled"
+    (skip,) = amazon.parse(responses)
+    assert skip.cancelled and skip.reason == "is canceled"
+
+
+def test_a_cancelled_tiktok_order_is_a_cancellation_and_on_hold_is_not():
+    data = load("tiktok_order_detail.json")
+    data["data"]["orders"][0]["status"] = "CANCELLED"
+    (skip,) = tiktok.parse(data)
+    assert skip.cancelled
+    data["data"]["orders"][0]["status"] = "ON_HOLD"
+    assert not tiktok.parse(data)[0].cancelled
+
+
+def test_a_csv_order_with_status_cancelled_is_a_cancellation():
+    raw = "order_id,name,street1,city,country,sku,qty,status\nW1,A,1 Main,Boston,US,K,1,Cancelled\n"
+    assert csvfile.parse(raw) == [Skipped("csv", "W1", "is cancelled", cancelled=True)]
+
+
+def test_a_csv_status_that_is_not_known_names_the_row():
+    raw = "order_id,name,street1,city,country,sku,qty,status\nW1,A,1 Main,Boston,US,K,1,shipped\n"
+    with pytest.raises(IntakeError, match=r"row 2: status 'shipped'"):
+        csvfile.parse(raw)
