@@ -125,8 +125,9 @@ def requeue_label(db: sqlite_utils.Database, package_id: int) -> int:
 
 def cancel_jobs(db: sqlite_utils.Database, package_id: int) -> None:
     """Cancel the package's label jobs that have not printed yet (a voided label)."""
-    for job in queue.open_jobs(db, "label"):
-        if job.package_id == package_id and job.status != "sending":
+    # Any printer: a lead may have moved the label to another station's printer.
+    for job in queue.open_jobs(db):
+        if job.media == "label" and job.package_id == package_id and job.status != "sending":
             queue.cancel(db, job.job_id)
 
 
