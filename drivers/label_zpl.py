@@ -18,7 +18,7 @@ from drivers.errors import (
     PrinterFault,
 )
 from drivers.protocols import zpl
-from drivers.protocols.zpl_hqes import HOST_QUERY_ES, answer_complete, parse_hqes
+from drivers.protocols.zpl_hqes import ERROR_FLAGS, HOST_QUERY_ES, answer_complete, parse_hqes
 from drivers.protocols.zpl_status import HsFramer, parse_host_status
 from drivers.transports.base import Transport
 from drivers.transports.tcp import TcpTransport
@@ -181,10 +181,15 @@ def _merge(hs: PrinterStatus, es: PrinterStatus) -> PrinterStatus:
     return PrinterStatus(conditions=causes + extra or (PrinterState.READY,), detail=detail)
 
 
+# ~HQES words that only repeat what describe() says of a condition
+_SAID = {words for words, state in ERROR_FLAGS.values() if state != PrinterState.OTHER_ERROR}
+
+
 def _fault_words(status: PrinterStatus) -> str:
     words = f"Label printer {status.describe()}"
-    if status.detail and PrinterState.NOT_ANSWERING not in status.conditions:
-        words += f" ({status.detail})"
+    extra = [n for n in status.detail.split("; ") if n and n not in _SAID]
+    if extra and PrinterState.NOT_ANSWERING not in status.conditions:
+        words += f" ({'; '.join(extra)})"
     return words + "."
 
 

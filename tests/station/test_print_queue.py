@@ -264,3 +264,34 @@ def test_migration_keeps_old_jobs_and_their_medium(tmp_path):
     (job,) = queue.open_jobs(db)
     assert (job.printer, job.media, job.payload, job.retry_at) == ("slip", "slip", b"{}", None)
     db.close()
+
+
+def test_printer_silent_while_head_open_keeps_the_job_and_says_so(db, path):
+    errors: list[str | None] = []
+    with ZplPrinterEmulator() as emu:
+        w = PrintWorker(
+            path, "label", lambda: open_label_printer(emu.url + "?timeout=0.3"),
+            on_change=lambda role, error: errors.append(error),
+        )  # fmt: skip
+        w.start()
+        try:
+            first = label(db, 1)
+            wait_status(db, first, "printed")  # it answered ~HS: it speaks it
+            emu.silent_while_head_open()
+            emu.head_open()
+            second = label(db, 2)
+            w.wake()
+            deadline = time.monotonic() + 5
+            while "not answering – check head/cover" not in (
+                queue.get(db, second).last_error or ""
+            ):
+                assert time.monotonic() < deadline, queue.get(db, second)
+                time.sleep(0.02)
+            assert queue.get(db, second).status == "queued"
+            assert any(e and "check head/cover" in e for e in errors)  # what the station shows
+            assert emu.held == []  # not sent into the silent printer
+            emu.head_open(False)
+            wait_status(db, second, "printed")
+        finally:
+            stop(w)
+        assert len(emu.labels) == 2
