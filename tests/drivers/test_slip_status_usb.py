@@ -90,35 +90,6 @@ def test_printer_with_no_status_at_all_still_prints(escpos_emu, slip):
     escpos_emu.wait_for_jobs(1)
 
 
-def test_return_slip_prints_barcode_and_qr(escpos_emu, slip):
-    from station.labels.slip import return_slip
-
-    doc = return_slip(
-        "WEB-1001",
-        "RMA-2024-0042",
-        [("MUG-WHT", "White mug 350 ml", 1, "arrived broken"),
-         ("TSH-M-BLK", "T-shirt M black", 2, "too small")],
-        "https://shop.example/returns/RMA-2024-0042",
-    )  # fmt: skip
-    slip.print_document(doc)
-    job = escpos_emu.wait_for_jobs(1)[0]
-    assert "RETURN SLIP" in job.text and "Order WEB-1001" in job.text
-    assert "Reason: arrived broken" in job.text and "Reason: too small" in job.text
-    assert "Units returned 3" in job.text
-    assert job.barcodes == ["RMA-2024-0042"]
-    assert job.qr_codes == ["https://shop.example/returns/RMA-2024-0042"]
-    assert job.slip.cuts == 1
-
-
-def test_return_slip_refuses_what_cannot_print():
-    from station.labels.slip import return_slip
-
-    with pytest.raises(ValueError, match="at least one"):
-        return_slip("WEB-1", "RMA-1", [], "https://x")
-    with pytest.raises(ValueError, match="RMA must be printable ASCII"):
-        return_slip("WEB-1", "RMA-ü", [("A", "a", 1, "r")], "https://x")
-
-
 # -- USB ---------------------------------------------------------------------------------
 
 USB_URL = "escpos+usb://04b8:0202?profile=TM-T88V&interface=1&in_ep=0x81&out_ep=2"
