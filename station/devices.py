@@ -11,6 +11,7 @@ import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from drivers import urls
 from drivers.base import Scale, Scan, Weight
@@ -18,6 +19,9 @@ from drivers.errors import DeviceError
 from station.config import Devices
 from station.printing import queue
 from station.printing.worker import PrintWorker
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +68,7 @@ class DeviceHub:
         own = {"label": self.devices.label_printer, "slip": self.devices.slip_printer}
         return {name: url for name, url in {**own, **self.extra_printers}.items() if url}
 
-    def record_printers(self, db) -> None:  # noqa: ANN001 - a sqlite_utils.Database
+    def record_printers(self, db: sqlite_utils.Database) -> None:
         """List the configured printers in the database, where the queue checks moves."""
         queue.set_printers(
             db, {name: (media_of(url), url) for name, url in self.printer_urls().items()}
