@@ -40,9 +40,10 @@ class ZplPrinter(LabelPrinter):
     is asked for its cause (cutter, motor temperature...). A printer that has never
     answered ``~HS`` may not speak it and gets the job anyway; one that answered before
     and now connects but stays silent is NOT_ANSWERING (some models fall silent while the
-    head is open): PrinterFault, the job waits. ``close_after``: drop the connection after each call, because
-    many printers serve one TCP client at a time. ``delivery_timeout``: how long the
-    printer may take to acknowledge the last byte of a job (big graphics on a slow link).
+    head is open): PrinterFault, the job waits. ``close_after``: drop the connection after
+    each call, because many printers serve one TCP client at a time. ``delivery_timeout``:
+    how long the printer may take to acknowledge the last byte of a job (big graphics on a
+    slow link).
     """
 
     CAN_STATUS = True
@@ -85,7 +86,8 @@ class ZplPrinter(LabelPrinter):
         """Deliver ``data`` in full, or raise.
 
         Raises PrinterFault (``check_status`` found paper out, head open..., or a printer
-        that answered before is silent now; nothing sent), DeviceUnreachable (could not connect: nothing sent, safe to retry) or
+        that answered before is silent now; nothing sent), DeviceUnreachable (could not
+        connect: nothing sent, safe to retry) or
         DeliveryUncertain (the connection broke while the job was being written or before
         the printer acknowledged it: it may have printed, so do not resend by itself).
         "Delivered" means the printer's network stack acknowledged every byte.
@@ -173,10 +175,11 @@ def _merge(hs: PrinterStatus, es: PrinterStatus) -> PrinterStatus:
     """One status from ``~HS`` and ``~HQES``: the causes of ``~HQES``, the buffer state
     and queued-label count only ``~HS`` knows."""
     causes = tuple(c for c in es.conditions if c != PrinterState.READY)
-    if not causes and not hs.ready:
-        causes = hs.conditions  # they disagree: trust the flag ~HS raised
-    extra = tuple(c for c in hs.conditions if c == PrinterState.BUFFER_FULL and c not in causes)
     notes = [n for n in hs.detail.split("; ") if "waiting" in n]
+    if not causes and not hs.ready:
+        causes = hs.conditions  # they disagree: trust the flag ~HS raised, and its words
+        notes = [n for n in hs.detail.split("; ") if n]
+    extra = tuple(c for c in hs.conditions if c == PrinterState.BUFFER_FULL and c not in causes)
     detail = "; ".join(d for d in (es.detail, *notes) if d)
     return PrinterStatus(conditions=causes + extra or (PrinterState.READY,), detail=detail)
 
