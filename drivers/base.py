@@ -92,6 +92,10 @@ class PrinterState(enum.StrEnum):
     BUFFER_FULL = "buffer_full"
     OTHER_ERROR = "error"
     UNREACHABLE = "unreachable"
+    # Connected, but status queries go unanswered: some printers fall silent while their
+    # head or cover is open. A state to show, not a crash; jobs wait.
+    NOT_ANSWERING = "not_answering"
+    COVER_OPEN = "cover_open"
     UNKNOWN = "unknown"
 
 
@@ -116,6 +120,8 @@ class PrinterStatus:
             PrinterState.BUFFER_FULL: "receive buffer full: wait a moment",
             PrinterState.OTHER_ERROR: "reports an error: check the printer's display",
             PrinterState.UNREACHABLE: "not answering: check power and cable",
+            PrinterState.NOT_ANSWERING: "not answering – check head/cover",
+            PrinterState.COVER_OPEN: "cover open: close the cover",
         }
         bad = [words[c] for c in self.conditions if c in words]
         return "; ".join(bad) if bad else "ready"

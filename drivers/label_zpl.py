@@ -18,6 +18,7 @@ from drivers.errors import (
     PrinterFault,
 )
 from drivers.protocols import zpl
+from drivers.protocols.zpl_hqes import ERROR_FLAGS, HOST_QUERY_ES, answer_complete, parse_hqes
 from drivers.protocols.zpl_status import HsFramer, parse_host_status
 from drivers.transports.base import Transport
 from drivers.transports.tcp import TcpTransport
@@ -35,10 +36,14 @@ class ZplPrinter(LabelPrinter):
     ``check_status``: before each job, ask ``~HS`` on the same connection and refuse to
     send (PrinterFault) if the printer is out of paper, open, paused... A printer in such
     a state still *accepts* the bytes and prints them once the fault is cleared, which is
-    rarely what the packer expects an hour later. A printer that does not answer ``~HS``
-    gets the job anyway. ``close_after``: drop the connection after each call, because
-    many printers serve one TCP client at a time. ``delivery_timeout``: how long the
-    printer may take to acknowledge the last byte of a job (big graphics on a slow link).
+    rarely what the packer expects an hour later. When ``~HS`` reports a fault, ``~HQES``
+    is asked for its cause (cutter, motor temperature...). A printer that has never
+    answered ``~HS`` may not speak it and gets the job anyway; one that answered before
+    and now connects but stays silent is NOT_ANSWERING (some models fall silent while the
+    head is open): PrinterFault, the job waits. ``close_after``: drop the connection after
+    each call, because many printers serve one TCP client at a time. ``delivery_timeout``:
+    how long the printer may take to acknowledge the last byte of a job (big graphics on a
+    slow link).
     """
 
     CAN_STATUS = True
@@ -56,15 +61,20 @@ class ZplPrinter(LabelPrinter):
         self.check_status = check_status
         self.close_after = close_after
         self.delivery_timeout = delivery_timeout
+        self.answered_before = False  # has ~HS ever been answered: the printer speaks it
+        self._hqes_answered: bool | None = None  # None: not asked yet
 
     def status(self) -> PrinterStatus:
-        """Send ``~HS`` and read the three frames. Never raises.
+        """Send ``~HS`` (and ``~HQES`` for causes and warnings). Never raises.
 
-        Returns UNREACHABLE if the printer cannot be reached or does not answer within
-        ``status_timeout``, UNKNOWN (with ``detail``) if the answer cannot be read.
+        Returns UNREACHABLE if the printer cannot be reached, NOT_ANSWERING if it takes
+        the connection but does not answer within ``status_timeout``, UNKNOWN (with
+        ``detail``) if the answer cannot be read.
         """
         try:
-            return self._status()
+            return self._status(detailed=True)
+        except _NoStatusAnswer as exc:
+            return PrinterStatus((PrinterState.NOT_ANSWERING,), detail=str(exc))
         except DeviceUnreachable as exc:
             return PrinterStatus((PrinterState.UNREACHABLE,), detail=str(exc))
         except BadFrame as exc:
@@ -75,8 +85,9 @@ class ZplPrinter(LabelPrinter):
     def send(self, data: bytes) -> None:
         """Deliver ``data`` in full, or raise.
 
-        Raises PrinterFault (``check_status`` found paper out, head open...; nothing
-        sent), DeviceUnreachable (could not connect: nothing sent, safe to retry) or
+        Raises PrinterFault (``check_status`` found paper out, head open..., or a printer
+        that answered before is silent now; nothing sent), DeviceUnreachable (could not
+        connect: nothing sent, safe to retry) or
         DeliveryUncertain (the connection broke while the job was being written or before
         the printer acknowledged it: it may have printed, so do not resend by itself).
         "Delivered" means the printer's network stack acknowledged every byte.
@@ -84,15 +95,18 @@ class ZplPrinter(LabelPrinter):
         try:
             if self.check_status:
                 try:
-                    status = self._status()
-                except (BadFrame, _NoStatusAnswer) as exc:
-                    log.info("no printer status, sending anyway: %s", exc)
-                else:
-                    if not status.ready:
-                        raise PrinterFault(
-                            f"Label printer {status.describe()}.",
-                            [str(c) for c in status.conditions],
-                        )
+                    status = self._status(detailed=False)
+                except _NoStatusAnswer as exc:
+                    if self.answered_before:
+                        status = PrinterStatus((PrinterState.NOT_ANSWERING,), detail=str(exc))
+                    else:
+                        status = PrinterStatus()
+                        log.info("no printer status, sending anyway: %s", exc)
+                except BadFrame as exc:
+                    status = PrinterStatus()
+                    log.info("printer status unreadable, sending anyway: %s", exc)
+                if not status.ready:
+                    raise PrinterFault(_fault_words(status), [str(c) for c in status.conditions])
             self.transport.open()
             try:
                 self.transport.write(data)
@@ -109,7 +123,7 @@ class ZplPrinter(LabelPrinter):
         """Release the connection. Never raises."""
         self.transport.close()
 
-    def _status(self) -> PrinterStatus:
+    def _status(self, detailed: bool) -> PrinterStatus:
         self.transport.reset_input()
         self.transport.write(zpl.HOST_STATUS)
         framer = HsFramer()
@@ -121,13 +135,65 @@ class ZplPrinter(LabelPrinter):
             framer.feed(self.transport.read(remaining))
         if not framer.frames:
             raise _NoStatusAnswer(
-                f"Label printer at {self.transport.name} not answering: check power and cable."
+                f"Label printer at {self.transport.name} takes the connection but does not "
+                "answer: check its head/cover is closed and its display."
             )
-        return parse_host_status(framer.frames).to_status()
+        self.answered_before = True
+        status = parse_host_status(framer.frames).to_status()
+        if (detailed or not status.ready) and self._hqes_answered is not False:
+            status = self._with_causes(status)
+        return status
+
+    def _with_causes(self, hs: PrinterStatus) -> PrinterStatus:
+        """``hs`` made precise by ``~HQES``; ``hs`` itself if the printer does not answer it
+        (older firmware), and then ``~HQES`` is not asked again."""
+        self.transport.reset_input()
+        self.transport.write(HOST_QUERY_ES)
+        answer = b""
+        deadline = time.monotonic() + min(self.status_timeout, 1.0)
+        while not answer_complete(answer):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            answer += self.transport.read(remaining)
+        try:
+            es = parse_hqes(answer).to_status()
+        except BadFrame as exc:
+            log.info("no usable ~HQES answer, keeping ~HS: %s", exc)
+            if self._hqes_answered is None:
+                self._hqes_answered = False
+            return hs
+        self._hqes_answered = True
+        return _merge(hs, es)
 
     def _done(self) -> None:
         if self.close_after:
             self.transport.close()
+
+
+def _merge(hs: PrinterStatus, es: PrinterStatus) -> PrinterStatus:
+    """One status from ``~HS`` and ``~HQES``: the causes of ``~HQES``, the buffer state
+    and queued-label count only ``~HS`` knows."""
+    causes = tuple(c for c in es.conditions if c != PrinterState.READY)
+    notes = [n for n in hs.detail.split("; ") if "waiting" in n]
+    if not causes and not hs.ready:
+        causes = hs.conditions  # they disagree: trust the flag ~HS raised, and its words
+        notes = [n for n in hs.detail.split("; ") if n]
+    extra = tuple(c for c in hs.conditions if c == PrinterState.BUFFER_FULL and c not in causes)
+    detail = "; ".join(d for d in (es.detail, *notes) if d)
+    return PrinterStatus(conditions=causes + extra or (PrinterState.READY,), detail=detail)
+
+
+# ~HQES words that only repeat what describe() says of a condition
+_SAID = {words for words, state in ERROR_FLAGS.values() if state != PrinterState.OTHER_ERROR}
+
+
+def _fault_words(status: PrinterStatus) -> str:
+    words = f"Label printer {status.describe()}"
+    extra = [n for n in status.detail.split("; ") if n and n not in _SAID]
+    if extra and PrinterState.NOT_ANSWERING not in status.conditions:
+        words += f" ({'; '.join(extra)})"
+    return words + "."
 
 
 class ZplTcpPrinter(ZplPrinter):

@@ -8,15 +8,26 @@ import socket
 import serial
 from escpos.escpos import Escpos
 from escpos.exceptions import Error as EscposError
+from escpos.printer import Usb
 
 from drivers.base import PrinterState, PrinterStatus, SlipDocument, SlipPrinter
 from drivers.errors import DeliveryUncertain, DeviceUnreachable, PrinterFault
-from drivers.protocols.escpos import PAPER_STATUS, paper_status, render_slip
+from drivers.protocols.escpos import (
+    OFFLINE_CAUSE,
+    ONLINE_STATUS,
+    PAPER_SENSOR,
+    PAPER_STATUS,
+    offline_status,
+    paper_sensor_status,
+    paper_status,
+    render_slip,
+)
 from drivers.transports.tcp import wait_delivered
 
 log = logging.getLogger(__name__)
 
-# What python-escpos and the layers under it raise when the device is not there.
+# What python-escpos and the layers under it raise when the device is not there. pyusb's
+# USBError is an OSError; its NoBackendError (no libusb) a ValueError.
 _DEVICE_ERRORS = (EscposError, OSError, serial.SerialException)
 
 
@@ -25,8 +36,10 @@ class EscposSlipPrinter(SlipPrinter):
 
     Each call opens the device, does its work and closes it again, so a printer that was
     switched off in between is simply reopened. ``can_status``: the device can answer
-    ``DLE EOT`` (network and serial can, a file cannot). With ``check_status``, a slip is
-    not sent to a printer that reports paper out (PrinterFault instead).
+    ``DLE EOT`` (network, serial and USB can, a file cannot); a printer that ignores
+    ``DLE EOT`` is asked ``GS r 1``. With ``check_status``, a slip is not sent to a printer
+    that reports paper out, cover open or offline (PrinterFault instead). ``usb_ids``
+    (vendor, product) turns USB failures into words about pyusb, libusb and udev.
     """
 
     def __init__(
@@ -37,6 +50,7 @@ class EscposSlipPrinter(SlipPrinter):
         check_status: bool = True,
         status_timeout: float = 1.0,
         profile: str | None = None,
+        usb_ids: tuple[int, int] | None = None,
     ) -> None:
         self.printer = printer
         self.name = name
@@ -44,9 +58,12 @@ class EscposSlipPrinter(SlipPrinter):
         self.check_status = check_status and can_status
         self.status_timeout = status_timeout
         self.profile = profile
+        self.usb_ids = usb_ids
+        self.answered_dle_eot = False
 
     def status(self) -> PrinterStatus:
-        """Paper status from ``DLE EOT 4`` where supported, else UNKNOWN. Never raises.
+        """Paper status (``DLE EOT 4``, else ``GS r 1``) and, from ``DLE EOT 1/2``, cover
+        open or offline, where supported; else UNKNOWN. Never raises.
 
         UNREACHABLE if the printer cannot be opened; UNKNOWN if it does not answer.
         """
@@ -73,8 +90,11 @@ class EscposSlipPrinter(SlipPrinter):
             self._open()
             if self.check_status:
                 status = self._paper()
-                if PrinterState.PAPER_OUT in status.conditions:
-                    raise PrinterFault("Slip printer out of paper: load a new roll.", ["paper_out"])
+                if not status.ready:
+                    words = f"Slip printer {status.describe().replace('labels/paper', 'paper')}"
+                    if status.detail:
+                        words += f" ({status.detail})"
+                    raise PrinterFault(words + ".", [str(c) for c in status.conditions])
             try:
                 # _raw is python-escpos's one transport primitive; the bytes were made by
                 # its own Dummy printer, so this is what print calls would have sent.
@@ -97,7 +117,11 @@ class EscposSlipPrinter(SlipPrinter):
     def _open(self) -> None:
         try:
             self.printer.open()
-        except _DEVICE_ERRORS as exc:
+        except (*_DEVICE_ERRORS, RuntimeError, ValueError) as exc:
+            if self.usb_ids is not None:
+                raise DeviceUnreachable(usb_trouble(exc, *self.usb_ids)) from exc
+            if not isinstance(exc, _DEVICE_ERRORS):
+                raise
             raise DeviceUnreachable(
                 f"Cannot reach slip printer {self.name}: check power and cable."
             ) from exc
@@ -109,20 +133,122 @@ class EscposSlipPrinter(SlipPrinter):
             log.debug("closing slip printer %s: %s", self.name, exc)
 
     def _paper(self) -> PrinterStatus:
+        answer = self._query(PAPER_STATUS)
+        if not answer:
+            if self.answered_dle_eot:
+                return paper_status(b"")  # busy or stuck, not a printer without DLE EOT
+            return paper_sensor_status(self._query(PAPER_SENSOR))
+        self.answered_dle_eot = True
+        status = paper_status(answer)
+        online = self._query(ONLINE_STATUS)
+        offline = offline_status(online, b"\x12")
+        if offline is None:
+            return status
+        offline = offline_status(online, self._query(OFFLINE_CAUSE))
+        assert offline is not None
+        states = [c for c in status.conditions if c != PrinterState.READY]
+        states += [c for c in offline.conditions if c not in states]
+        detail = "; ".join(d for d in (status.detail, offline.detail) if d)
+        return PrinterStatus(tuple(states), detail=detail)
+
+    def _query(self, command: bytes) -> bytes:
         # A short read timeout for the status answer; the device's own (long, for big
         # jobs) is put back after.
         device = self.printer.device
         saved = _get_timeout(device)
         _set_timeout(device, self.status_timeout)
         try:
-            answer = self.printer.query_status(PAPER_STATUS)
+            return bytes(self.printer.query_status(command))
         except TimeoutError:
-            answer = b""
+            return b""
         except _DEVICE_ERRORS as exc:
+            if _is_usb_timeout(exc):
+                return b""
             raise DeviceUnreachable(f"Slip printer {self.name} went away ({exc}).") from exc
         finally:
             _set_timeout(device, saved)
-        return paper_status(answer)
+
+
+class InterfaceUsb(Usb):
+    """python-escpos ``Usb`` that detaches the kernel driver (usblp) from ``interface``
+    rather than always interface 0: printers with a second (e.g. HID) interface first."""
+
+    def __init__(self, *args: object, interface: int = 0, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.interface = interface
+
+    def close(self) -> None:
+        # python-escpos's close() raises when pyusb is missing, even with nothing open, and
+        # Escpos.__del__ calls it: an error in a finaliser, at any moment.
+        if self._device:
+            super().close()
+
+    def _check_driver(self) -> None:
+        device = self.device
+        if not device or not device.backend.__module__.endswith("libusb1"):
+            return
+        try:
+            if device.is_kernel_driver_active(self.interface):
+                device.detach_kernel_driver(self.interface)
+        except NotImplementedError:
+            pass  # libusb on this system cannot tell: nothing to detach
+
+
+def usb_slip_printer(
+    vendor: int,
+    product: int,
+    interface: int = 0,
+    in_ep: int = 0x82,
+    out_ep: int = 0x01,
+    timeout: float = 5.0,
+    check: bool = True,
+    profile: str | None = None,
+) -> EscposSlipPrinter:
+    """An ESC/POS printer on USB ``vendor:product`` through python-escpos ``Usb`` (pyusb).
+    Touches nothing until the first call."""
+    dev = InterfaceUsb(
+        vendor,
+        product,
+        interface=interface,
+        timeout=int(timeout * 1000),  # pyusb counts milliseconds
+        in_ep=in_ep,
+        out_ep=out_ep,
+        profile=profile,
+    )
+    name = f"USB {vendor:04x}:{product:04x}"
+    return EscposSlipPrinter(dev, name, True, check, profile=profile, usb_ids=(vendor, product))
+
+
+def usb_trouble(exc: BaseException, vendor: int, product: int) -> str:
+    """Plain words for a USB printer that cannot be opened: what is missing and the fix."""
+    ids = f"{vendor:04x}:{product:04x}"
+    text = str(exc)
+    if isinstance(exc, RuntimeError) and "usb" in text.lower():
+        return (
+            f"Slip printer USB {ids}: the pyusb package is not installed. "
+            "Install it (pip install pyusb) and libusb (apt install libusb-1.0-0)."
+        )
+    if type(exc).__name__ == "NoBackendError" or "No backend" in text:
+        return (
+            f"Slip printer USB {ids}: libusb is not installed, so pyusb cannot reach USB "
+            "devices. Install it: apt install libusb-1.0-0 (or your system's libusb 1.0)."
+        )
+    if getattr(exc, "errno", None) == 13 or "Access denied" in text or "permission" in text:
+        return (
+            f"Slip printer USB {ids}: permission denied. Allow this user to use it with a "
+            f'udev rule, e.g. /etc/udev/rules.d/99-doms-escpos.rules: SUBSYSTEM=="usb", '
+            f'ATTRS{{idVendor}}=="{vendor:04x}", ATTRS{{idProduct}}=="{product:04x}", '
+            'MODE="0660", GROUP="plugdev"; then udevadm control --reload-rules && '
+            "udevadm trigger, add the user to plugdev, and plug the printer in again."
+        )
+    if "not found" in text or "not plugged" in text:
+        return f"Slip printer USB {ids} not found: check it is switched on and plugged in."
+    return f"Cannot open slip printer USB {ids} ({text.strip() or type(exc).__name__})."
+
+
+def _is_usb_timeout(exc: BaseException) -> bool:
+    # pyusb: USBTimeoutError (newer) or USBError errno 110 (ETIMEDOUT) on a read timeout
+    return type(exc).__name__ == "USBTimeoutError" or getattr(exc, "errno", None) == 110
 
 
 def _get_timeout(device: object) -> float | None:
@@ -130,6 +256,8 @@ def _get_timeout(device: object) -> float | None:
         return device.gettimeout()
     if isinstance(device, serial.Serial):
         return device.timeout
+    if hasattr(device, "default_timeout"):  # a pyusb Device, in milliseconds
+        return device.default_timeout / 1000
     return None
 
 
@@ -138,3 +266,5 @@ def _set_timeout(device: object, seconds: float | None) -> None:
         device.settimeout(seconds)
     elif isinstance(device, serial.Serial):
         device.timeout = seconds
+    elif hasattr(device, "default_timeout") and seconds is not None:
+        device.default_timeout = int(seconds * 1000)

@@ -277,4 +277,6 @@ def print_test(url: str) -> tuple[bool, list[str]]:
 def _status_words(status: PrinterStatus, can_status: bool) -> str:
     if not can_status:
         return "this connection cannot report status"
-    return status.describe() + (f" ({status.detail})" if status.detail else "")
+    words = status.describe()
+    # ~HQES details often name the very condition already described: say it once.
+    return words + (f" ({status.detail})" if status.detail and status.detail not in words else "")

@@ -30,7 +30,10 @@ _SCALE_FORMS = (
     "&stopbits=1&unit=kg, tcp://HOST:PORT?protocol=..., emulator://scale?protocol=...&weight=G"
 )
 _LABEL_FORMS = "tcp://HOST:9100, serial://PORT?protocol=zpl, cups://QUEUE, file:///PATH"
-_SLIP_FORMS = "escpos+tcp://HOST:9100, escpos+serial://PORT?baud=..., escpos+file:///PATH"
+_SLIP_FORMS = (
+    "escpos+tcp://HOST:9100, escpos+serial://PORT?baud=..., escpos+file:///PATH, "
+    "escpos+usb://VID:PID?interface=0&in_ep=0x82&out_ep=0x01"
+)
 _SCANNER_FORMS = "serial://PORT?suffix=cr|lf|crlf&prefix=HEX"
 
 
@@ -305,7 +308,10 @@ def open_slip_printer(url: str) -> SlipPrinter:
     """An ESC/POS :class:`SlipPrinter` for ``url``. Raises BadDeviceURL; never touches it.
 
     Options: ``profile`` (python-escpos printer profile, e.g. ``TM-T88V``), ``timeout``,
-    ``check=0`` (do not ask for paper status before printing).
+    ``check=0`` (do not ask for paper status before printing). ``escpos+usb://04b8:0202``
+    (vendor:product, hex) also takes ``interface``, ``in_ep``, ``out_ep`` (hex or decimal);
+    it needs pyusb (BadDeviceURL here if missing) and libusb (DeviceUnreachable at first
+    use, with the fix; so is a permission problem, with a udev rule).
     """
     u = _Url(url, "slip printer", _SLIP_FORMS)
     if u.scheme == "emulator":
@@ -343,6 +349,31 @@ def open_slip_printer(url: str) -> SlipPrinter:
             path = u.device_path()
             dev = escpos_printer.File(path, profile=profile)
             return EscposSlipPrinter(dev, path, False, False, profile=profile)
+        if u.scheme == "escpos+usb":
+            from drivers.slip_escpos import usb_slip_printer
+
+            vid, _, pid = u.netloc.partition(":")
+            try:
+                vendor, product = int(vid, 16), int(pid, 16)
+                numbers = {
+                    name: int(u.query.get(name, default), 0)
+                    for name, default in (("interface", "0"), ("in_ep", "0x82"), ("out_ep", "1"))
+                }
+            except ValueError:
+                raise u.bad(
+                    "expected escpos+usb://VID:PID in hex (04b8:0202), and numbers for "
+                    "interface, in_ep, out_ep (0x82 or 130)"
+                ) from None
+            if not (0 <= vendor <= 0xFFFF and 0 <= product <= 0xFFFF):
+                raise u.bad("USB vendor and product are 4 hex digits each")
+            if not escpos_printer.Usb.is_usable():
+                raise u.bad(
+                    "USB printing needs the pyusb package, which is not installed: "
+                    "pip install pyusb (and libusb: apt install libusb-1.0-0)"
+                )
+            return usb_slip_printer(
+                vendor, product, **numbers, timeout=timeout, check=check, profile=profile
+            )
     except (KeyError, ValueError) as exc:  # python-escpos: unknown profile name
         raise u.bad(f"python-escpos rejected it: {exc}") from exc
     raise u.bad(f"unknown scheme {u.scheme!r}")

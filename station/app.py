@@ -72,6 +72,7 @@ class StationApp(App[None]):
             on_scan=lambda s: self.post_message(ScanArrived(s)),
             on_status=lambda d, p: self.post_message(DeviceStatus(d, p)),
             on_print=lambda r, e: self.post_message(PrintQueueChanged(r, e)),
+            printers=config.printers,
         )
         self._start_devices = devices
         self._exit_after_first_screen = exit_after_first_screen
@@ -92,6 +93,7 @@ class StationApp(App[None]):
     def on_mount(self) -> None:
         from station.screens.login import LoginScreen
 
+        self.hub.record_printers(self.db)
         uncertain = queue.recover(self.db)
         if uncertain:
             log.warning("%d print job(s) were being sent when the station stopped", uncertain)

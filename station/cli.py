@@ -39,6 +39,9 @@ def register(subs: argparse._SubParsersAction) -> None:
         description="Write the station's sheet of command barcodes (ZPL) to stdout.",
     )
     sheet.set_defaults(func=_sheet)
+    from station.printing import cli as printing_cli
+
+    printing_cli.register(station_subs)
 
     label = subs.add_parser("label", help="shipping labels", description="Shipping-label tools.")
     label_subs = label.add_subparsers(dest="label_command", metavar="ACTION")

@@ -12,6 +12,10 @@ Example (``station.toml``)::
     slip_printer = "escpos+tcp://10.0.0.6:9100"
     scanner = ""           # empty: keyboard wedge only
 
+    [printers]             # other printers a lead may move print jobs to (name = URL)
+    pack-02-label = "tcp://10.0.0.7:9100"
+    spare-slip = "escpos+tcp://10.0.0.8:9100"
+
     [packing]
     weight_tolerance_pct = 5.0
     weight_tolerance_min_g = 30.0
@@ -114,6 +118,8 @@ class StationConfig(msgspec.Struct, forbid_unknown_fields=True):
     synchronous: str = "FULL"
     gs_substitute: str = ""  # a character wedges type in place of GS (FNC1), e.g. "|"
     devices: Devices = msgspec.field(default_factory=Devices)
+    # Extra printers by name (another station's, a spare): label or slip by URL scheme.
+    printers: dict[str, str] = msgspec.field(default_factory=dict)
     packing: Packing = msgspec.field(default_factory=Packing)
     login: Login = msgspec.field(default_factory=Login)
     ship_from: ShipFrom = msgspec.field(default_factory=ShipFrom)
@@ -148,6 +154,12 @@ def load_config(path: str | Path | None) -> StationConfig:
         raise ConfigError(f"{p}: packing.short_policy must be 'hold' or 'ship_partial'")
     if config.sync.mqtt not in ("auto", "5", "3.1.1"):
         raise ConfigError(f"{p}: sync.mqtt must be 'auto', '5' or '3.1.1'")
+    for name in config.printers:
+        if name in ("label", "slip") or not name.replace("-", "").replace("_", "").isalnum():
+            raise ConfigError(
+                f"{p}: printers.{name}: use letters, digits, - and _ (not label or slip, "
+                "which are this station's own printers)"
+            )
     if config.sync.enabled and config.sync.password_file:
         read_password_file(config.sync.password_file)
     return config

@@ -11,12 +11,17 @@ import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from drivers import urls
 from drivers.base import Scale, Scan, Weight
 from drivers.errors import DeviceError
 from station.config import Devices
+from station.printing import queue
 from station.printing.worker import PrintWorker
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +36,10 @@ class DeviceHub:
         on_scan: Callable[[Scan], None],
         on_status: Callable[[str, str | None], None],
         on_print: Callable[[str, str | None], None],
+        printers: dict[str, str] | None = None,
     ) -> None:
         self.devices = devices
+        self.extra_printers = dict(printers or {})
         self.db_path = db_path
         self.on_reading = on_reading
         self.on_scan = on_scan
@@ -48,18 +55,27 @@ class DeviceHub:
             self._spawn("scale", self._run_scale)
         if self.devices.scanner:
             self._spawn("scanner", self._run_scanner)
-        for role, url, opener in (
-            ("label", self.devices.label_printer, urls.open_label_printer),
-            ("slip", self.devices.slip_printer, urls.open_slip_printer),
-        ):
-            if url:
-                worker = PrintWorker(
-                    self.db_path, role, lambda o=opener, u=url: o(u), on_change=self.on_print
-                )
-                worker.start()
-                self.printers[role] = worker
+        for name, url in self.printer_urls().items():
+            opener = urls.open_slip_printer if media_of(url) == "slip" else urls.open_label_printer
+            worker = PrintWorker(
+                self.db_path, name, lambda o=opener, u=url: o(u), on_change=self.on_print
+            )
+            worker.start()
+            self.printers[name] = worker
+
+    def printer_urls(self) -> dict[str, str]:
+        """Every printer with a URL: this station's ``label`` and ``slip``, then the extras."""
+        own = {"label": self.devices.label_printer, "slip": self.devices.slip_printer}
+        return {name: url for name, url in {**own, **self.extra_printers}.items() if url}
+
+    def record_printers(self, db: sqlite_utils.Database) -> None:
+        """List the configured printers in the database, where the queue checks moves."""
+        queue.set_printers(
+            db, {name: (media_of(url), url) for name, url in self.printer_urls().items()}
+        )
 
     def wake_printers(self) -> None:
+        """Jobs were queued or moved: every worker looks now."""
         for worker in self.printers.values():
             worker.wake()
 
@@ -111,3 +127,10 @@ class DeviceHub:
             lambda: urls.open_scanner(self.devices.scanner),
             lambda scanner: scanner.run(self.on_scan, self._stop.is_set),
         )
+
+
+def media_of(url: str) -> str:
+    """``slip`` for an ESC/POS URL (``escpos+...``, ``emulator://slip-printer``), else
+    ``label`` (ZPL)."""
+    lower = url.lower()
+    return "slip" if lower.startswith(("escpos", "emulator://slip")) else "label"

@@ -8,8 +8,14 @@
 
 Each connection is one job; a job is recorded when the client closes and only if it
 printed something (a bare status query is not a job). ``DLE EOT n`` queries are answered
-at once, as a real printer does. With paper out the printer still buffers the bytes and
-prints them when paper is loaded (jobs wait in :attr:`held` until then).
+at once, as a real printer does, and so is ``GS r 1`` (a real printer answers it after
+the bytes before it are printed). With paper out, cover open or offline the printer
+still buffers the bytes and prints them when the fault clears (jobs wait in :attr:`held`).
+
+Faults: :meth:`paper_low` (near end, still prints), :meth:`paper_out`, :meth:`cover_open`
+(offline, DLE EOT 2 says cover), :meth:`offline` (offline with an error, e.g. a cutter
+jam), :meth:`no_status` (answers no status query, as a printer without DLE EOT/GS r).
+:meth:`go_offline` is different: the network goes away.
 """
 
 from __future__ import annotations
@@ -18,7 +24,12 @@ import threading
 from dataclasses import dataclass
 
 from drivers.emulators.tcp_server import TcpDeviceServer
-from drivers.protocols.escpos import encode_paper_status
+from drivers.protocols.escpos import (
+    encode_offline_cause,
+    encode_online_status,
+    encode_paper_sensor,
+    encode_paper_status,
+)
 from drivers.protocols.escpos_reader import EscposReader, Slip
 
 
@@ -52,6 +63,10 @@ class EscposPrinterEmulator(TcpDeviceServer):
         self._held: list[EscposJob] = []
         self._paper_out = False
         self._paper_low = False
+        self._cover_open = False
+        self._error = False
+        self._answers_dle_eot = True
+        self._answers_gs_r = True
         self._open: dict[int, tuple[bytearray, EscposReader]] = {}
         self.status_queries = 0
 
@@ -62,17 +77,38 @@ class EscposPrinterEmulator(TcpDeviceServer):
 
     def paper_out(self, on: bool = True) -> None:
         """Out of paper: answer so to ``DLE EOT 4``; hold jobs until paper is back."""
-        with self._cond:
-            self._paper_out = on
-            if not on:
-                self._jobs += self._held
-                self._held = []
-                self._cond.notify_all()
+        self._fault("_paper_out", on)
+
+    def cover_open(self, on: bool = True) -> None:
+        """Cover open: offline, ``DLE EOT 2`` bit 2; hold jobs until it is closed."""
+        self._fault("_cover_open", on)
+
+    def offline(self, on: bool = True) -> None:
+        """Offline with an error (``DLE EOT 1`` bit 3, ``DLE EOT 2`` bit 6); hold jobs."""
+        self._fault("_error", on)
 
     def paper_low(self, on: bool = True) -> None:
         """Paper near end (still prints)."""
         with self._cond:
             self._paper_low = on
+
+    def no_status(self, dle_eot: bool = True, gs_r: bool = True) -> None:
+        """Stop answering ``DLE EOT`` (and ``GS r`` unless ``gs_r=False``)."""
+        with self._cond:
+            self._answers_dle_eot = not dle_eot
+            self._answers_gs_r = not gs_r
+
+    def _fault(self, name: str, on: bool) -> None:
+        with self._cond:
+            setattr(self, name, on)
+            if not self._stopped():
+                self._jobs += self._held
+                self._held = []
+                self._cond.notify_all()
+
+    def _stopped(self) -> bool:
+        # caller holds self._cond
+        return self._paper_out or self._cover_open or self._error
 
     @property
     def jobs(self) -> list[EscposJob]:
@@ -103,14 +139,26 @@ class EscposPrinterEmulator(TcpDeviceServer):
         raw, reader = self._open.setdefault(conn_id, (bytearray(), EscposReader()))
         raw += data
         reply = b""
-        for n in reader.feed(data):
+        for query in reader.feed_queries(data):
             self.status_queries += 1
             with self._cond:
-                out, low = self._paper_out, self._paper_low
-            if n == 4:
+                out, low, cover, error = (
+                    self._paper_out, self._paper_low, self._cover_open, self._error
+                )  # fmt: skip
+                dle, gs_r = self._answers_dle_eot, self._answers_gs_r
+                offline = self._stopped()
+            if query[0] == 0x1D:  # GS r n
+                reply += encode_paper_sensor(out, low) if gs_r else b""
+            elif not dle:
+                continue
+            elif query[2] == 4:
                 reply += encode_paper_status(out, low)
-            else:  # DLE EOT 1/2/3: fixed bits only, plus "offline" when out of paper
-                reply += bytes([0x12 | (0x08 if out else 0)])
+            elif query[2] == 1:
+                reply += encode_online_status(offline)
+            elif query[2] == 2:
+                reply += encode_offline_cause(cover, out, error)
+            else:  # DLE EOT 3 (error cause): auto-recoverable error when offline by error
+                reply += bytes([0x12 | (0x40 if error else 0)])
         return reply
 
     def on_close(self, conn_id: int) -> None:
@@ -120,5 +168,5 @@ class EscposPrinterEmulator(TcpDeviceServer):
             return
         job = EscposJob(bytes(raw), slip)
         with self._cond:
-            (self._held if self._paper_out else self._jobs).append(job)
+            (self._held if self._stopped() else self._jobs).append(job)
             self._cond.notify_all()

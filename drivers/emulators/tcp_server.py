@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import selectors
 import socket
+import struct
 import threading
+import time
 from typing import Self
+
+
+class Hangup(Exception):  # noqa: N818 - an instruction to the server, not an error
+    """Raised by ``on_data``: drop this client at once with a TCP reset, as a device that
+    loses power or crashes in the middle of a job does."""
 
 
 class TcpDeviceServer:
     """Accepts connections and hands received bytes to :meth:`on_data`.
 
     Subclasses implement ``on_data(conn_id, data) -> bytes`` (the reply, may be empty)
-    and ``on_close(conn_id)``; both run on the server thread, one at a time.
+    and ``on_close(conn_id)``; both run on the server thread, one at a time. ``on_data``
+    may raise :class:`Hangup`, or answer later with :meth:`reply_later` (a slow device).
     :meth:`go_offline` stops listening and drops clients; :meth:`come_back` listens
     again on the same port, as a printer does after a power cycle.
     """
@@ -31,6 +39,7 @@ class TcpDeviceServer:
         self._want_online = True
         self._changed = threading.Event()
         self.connections = 0  # how many clients have connected so far
+        self._later: list[tuple[float, int, bytes]] = []  # (due, conn_id, data)
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -72,6 +81,11 @@ class TcpDeviceServer:
 
     # -- subclass hooks -----------------------------------------------------------------
 
+    def reply_later(self, conn_id: int, data: bytes, delay: float) -> None:
+        """Send ``data`` to ``conn_id`` after ``delay`` s (call from ``on_data``); dropped
+        if the client has gone by then."""
+        self._later.append((time.monotonic() + delay, conn_id, data))
+
     def on_data(self, conn_id: int, data: bytes) -> bytes:
         raise NotImplementedError
 
@@ -105,10 +119,12 @@ class TcpDeviceServer:
         self._online.clear()
         self._offline.set()
 
-    def _drop(self, client: socket.socket) -> None:
+    def _drop(self, client: socket.socket, reset: bool = False) -> None:
         assert self._sel is not None
         conn_id = self._clients.pop(client)
         self._sel.unregister(client)
+        if reset:  # linger 0: close sends RST, and unread bytes are thrown away
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         client.close()
         self.on_close(conn_id)
 
@@ -129,6 +145,8 @@ class TcpDeviceServer:
                         self._accept()
                     else:
                         self._receive(sock)
+                if self._later:
+                    self._send_due()
         finally:
             self._unlisten()
             self._sel.close()
@@ -146,6 +164,21 @@ class TcpDeviceServer:
         self._clients[client] = self._next_id
         self._sel.register(client, selectors.EVENT_READ)
 
+    def _send_due(self) -> None:
+        now = time.monotonic()
+        due = [item for item in self._later if item[0] <= now]
+        self._later = [item for item in self._later if item[0] > now]
+        by_id = {conn_id: sock for sock, conn_id in self._clients.items()}
+        for _, conn_id, data in due:
+            client = by_id.get(conn_id)
+            if client is None:
+                continue
+            try:
+                client.sendall(data)
+            except OSError:
+                self._drop(client)
+                by_id.pop(conn_id)
+
     def _receive(self, client: socket.socket) -> None:
         try:
             data = client.recv(65536)
@@ -154,7 +187,11 @@ class TcpDeviceServer:
         if not data:
             self._drop(client)
             return
-        reply = self.on_data(self._clients[client], data)
+        try:
+            reply = self.on_data(self._clients[client], data)
+        except Hangup:
+            self._drop(client, reset=True)
+            return
         if reply:
             try:
                 client.sendall(reply)

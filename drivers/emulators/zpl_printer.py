@@ -13,6 +13,13 @@ Honest faults: with paper out, head open or paused, a real printer still *accept
 bytes into its buffer and prints nothing; when the fault is cleared it prints them all.
 So does this emulator (they wait in :attr:`held`, ``~HS`` counts them). That is why the
 driver (and the station) ask ``~HS`` before sending a job.
+
+``~HQES`` is answered with the error and warning bits of the same state. Faults ``~HS``
+has no flag for (cutter fault, motor too hot) show there as "paused", as a Zebra stops
+and waits; ``~HQES`` names the cause. Other fault injection: :meth:`slow` (status answers
+come late), :meth:`disconnect_mid_job` (the next job's connection is reset after its
+first bytes) and :meth:`silent_while_head_open` (status queries go unanswered while the
+head is open, as some models do; jobs are still buffered).
 """
 
 from __future__ import annotations
@@ -20,9 +27,21 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from drivers.emulators.tcp_server import TcpDeviceServer
-from drivers.protocols.zpl import HOST_STATUS, split_stream
+from drivers.emulators.tcp_server import Hangup, TcpDeviceServer
+from drivers.protocols import zpl_hqes as hq
+from drivers.protocols.zpl import HOST_STATUS, START, split_stream
 from drivers.protocols.zpl_status import HostStatus, encode_hs
+
+# fault -> its ~HQES error bit; every one of them stops printing
+_ERROR_BITS = {
+    "paper_out": hq.MEDIA_OUT,
+    "ribbon": hq.RIBBON_OUT,
+    "head_open": hq.HEAD_OPEN,
+    "cutter": hq.CUTTER_FAULT,
+    "head_hot": hq.HEAD_TOO_HOT,
+    "motor_hot": hq.MOTOR_TOO_HOT,
+    "paused": hq.PAUSED,
+}
 
 
 class ZplPrinterEmulator(TcpDeviceServer):
@@ -34,11 +53,17 @@ class ZplPrinterEmulator(TcpDeviceServer):
         self._cond = threading.Condition()
         self._labels: list[bytes] = []
         self._held: list[bytes] = []
-        self._faults = {"paper_out": False, "head_open": False, "paused": False, "ribbon": False}
+        self._faults = dict.fromkeys(_ERROR_BITS, False)
+        self._near_end = False
+        self._silent_head_open = False
+        self._slow = 0.0
+        self._hangup_next_job = False
+        self.hangups = 0  # connections reset by disconnect_mid_job()
         self._buffers: dict[int, bytes] = {}
         self.received = bytearray()  # every byte received, in order
         self.incomplete: list[bytes] = []  # formats cut off by a closed connection
-        self.status_queries = 0
+        self.status_queries = 0  # ~HS and ~HQES
+        self.error_queries = 0  # ~HQES alone
         self.tilde_commands: list[bytes] = []
 
     @property
@@ -59,6 +84,35 @@ class ZplPrinterEmulator(TcpDeviceServer):
 
     def ribbon_out(self, on: bool = True) -> None:
         self._set("ribbon", on)
+
+    def cutter_fault(self, on: bool = True) -> None:
+        self._set("cutter", on)
+
+    def head_too_hot(self, on: bool = True) -> None:
+        self._set("head_hot", on)
+
+    def motor_too_hot(self, on: bool = True) -> None:
+        self._set("motor_hot", on)
+
+    def paper_near_end(self, on: bool = True) -> None:
+        """A warning only (``~HQES``): still prints."""
+        with self._cond:
+            self._near_end = on
+
+    def silent_while_head_open(self, on: bool = True) -> None:
+        """While the head is open, answer no status query at all (bytes still buffered)."""
+        with self._cond:
+            self._silent_head_open = on
+
+    def slow(self, seconds: float) -> None:
+        """Answer status queries ``seconds`` late (0: at once)."""
+        with self._cond:
+            self._slow = seconds
+
+    def disconnect_mid_job(self, on: bool = True) -> None:
+        """Reset the connection of the next job right after its first bytes arrive (once)."""
+        with self._cond:
+            self._hangup_next_job = on
 
     @property
     def labels(self) -> list[bytes]:
@@ -91,12 +145,22 @@ class ZplPrinterEmulator(TcpDeviceServer):
             f = self._faults
             return HostStatus(
                 paper_out=f["paper_out"],
-                paused=f["paused"],
+                # ~HS has no flag for these: a Zebra stops, and reads as paused
+                paused=f["paused"] or f["cutter"] or f["motor_hot"],
+                over_temperature=f["head_hot"],
                 head_open=f["head_open"],
                 ribbon_out=f["ribbon"],
                 formats_in_buffer=len(self._held),
                 labels_remaining=len(self._held),
             )
+
+    def error_status(self) -> hq.ErrorStatus:
+        with self._cond:
+            errors = 0
+            for fault, bit in _ERROR_BITS.items():
+                if self._faults[fault]:
+                    errors |= bit
+            return hq.ErrorStatus(errors, hq.PAPER_NEAR_END if self._near_end else 0)
 
     # -- the device ---------------------------------------------------------------------
 
@@ -120,6 +184,14 @@ class ZplPrinterEmulator(TcpDeviceServer):
             (self.folder / f"{len(self._labels):04d}.zpl").write_bytes(label)
 
     def on_data(self, conn_id: int, data: bytes) -> bytes:
+        with self._cond:
+            if self._hangup_next_job and START in self._buffers.get(conn_id, b"") + data:
+                self._hangup_next_job = False
+                self.hangups += 1
+                self._buffers.pop(conn_id, None)
+                raise Hangup
+            silent = self._silent_head_open and self._faults["head_open"]
+            slow = self._slow
         self.received += data
         items, rest = split_stream(self._buffers.get(conn_id, b"") + data)
         self._buffers[conn_id] = rest
@@ -128,11 +200,22 @@ class ZplPrinterEmulator(TcpDeviceServer):
             if kind == "label":
                 with self._cond:
                     self._print(item)
-            elif item == HOST_STATUS:
+            elif item in (HOST_STATUS, hq.HOST_QUERY_ES):
                 self.status_queries += 1
-                reply += encode_hs(self.host_status())
+                if item == hq.HOST_QUERY_ES:
+                    self.error_queries += 1
+                if silent:
+                    continue
+                reply += (
+                    encode_hs(self.host_status())
+                    if item == HOST_STATUS
+                    else hq.encode_hqes(self.error_status())
+                )
             else:
                 self.tilde_commands.append(item)
+        if reply and slow > 0:
+            self.reply_later(conn_id, reply, slow)
+            return b""
         return reply
 
     def on_close(self, conn_id: int) -> None:

@@ -18,6 +18,10 @@ from drivers.errors import PrinterFault
 
 PAPER_STATUS = b"\x10\x04\x04"  # DLE EOT 4: paper roll sensor
 ONLINE_STATUS = b"\x10\x04\x01"  # DLE EOT 1: printer status
+OFFLINE_CAUSE = b"\x10\x04\x02"  # DLE EOT 2: why it is offline
+# GS r 1: paper sensor status. Not real-time (answered in turn, after buffered data), but
+# some printers that ignore DLE EOT answer it.
+PAPER_SENSOR = b"\x1dr\x01"
 
 
 def render_slip(doc: SlipDocument, profile: str | None = None) -> bytes:
@@ -93,3 +97,65 @@ def paper_status(answer: bytes) -> PrinterStatus:
 def encode_paper_status(paper_out: bool, low: bool = False) -> bytes:
     """The byte a printer answers to ``DLE EOT 4`` (bits 1 and 4 are always set)."""
     return bytes([0x12 | (0x60 if paper_out else 0) | (0x0C if low else 0)])
+
+
+def _status_byte(answer: bytes) -> int | None:
+    """The last byte, if it is a real-time status byte (bit 0 and 7 clear, bits 1, 4 set)."""
+    if not answer:
+        return None
+    byte = answer[-1]
+    return byte if byte & 0x93 == 0x12 else None
+
+
+def offline_status(online: bytes, cause: bytes) -> PrinterStatus | None:
+    """What ``DLE EOT 1`` and ``DLE EOT 2`` say beyond the paper: None when online or not
+    answered; else COVER_OPEN, PAPER_OUT or OTHER_ERROR ("offline", with the cause).
+
+    DLE EOT 1 bit 3: offline. DLE EOT 2 bit 2: cover open, bit 3: paper fed by the feed
+    button, bit 5: stopped at paper end, bit 6: an error occurred.
+    """
+    first = _status_byte(online)
+    if first is None or not first & 0x08:
+        return None
+    second = _status_byte(cause) or 0
+    states: list[PrinterState] = []
+    notes: list[str] = []
+    if second & 0x04:
+        states.append(PrinterState.COVER_OPEN)
+    if second & 0x20:
+        states.append(PrinterState.PAPER_OUT)
+    if second & 0x08:
+        notes.append("paper being fed by the feed button")
+    if second & 0x40 or not states:
+        states.append(PrinterState.OTHER_ERROR)
+        notes.append("printer offline (error): check its lights, then switch it off and on")
+    return PrinterStatus(tuple(states), detail="; ".join(notes))
+
+
+def encode_online_status(offline: bool) -> bytes:
+    """The answer to ``DLE EOT 1``."""
+    return bytes([0x12 | (0x08 if offline else 0)])
+
+
+def encode_offline_cause(cover_open: bool, paper_out: bool, error: bool) -> bytes:
+    """The answer to ``DLE EOT 2``."""
+    return bytes([0x12 | (0x04 if cover_open else 0) | (0x20 if paper_out else 0)
+                  | (0x40 if error else 0)])  # fmt: skip
+
+
+def paper_sensor_status(answer: bytes) -> PrinterStatus:
+    """Interpret the answer to ``GS r 1``: bits 0-1 near end, bits 2-3 paper end (bit 4
+    and 7 clear). An empty or foreign answer is UNKNOWN."""
+    if not answer or answer[-1] & 0x90:
+        return PrinterStatus((PrinterState.UNKNOWN,), detail="no answer to the paper query")
+    byte = answer[-1]
+    if byte & 0x0C:
+        return PrinterStatus((PrinterState.PAPER_OUT,))
+    if byte & 0x03:
+        return PrinterStatus((PrinterState.READY,), detail="paper roll nearly empty")
+    return PrinterStatus((PrinterState.READY,))
+
+
+def encode_paper_sensor(paper_out: bool, low: bool = False) -> bytes:
+    """The answer to ``GS r 1``."""
+    return bytes([(0x0C if paper_out else 0) | (0x03 if low else 0)])

@@ -51,8 +51,13 @@ class EscposReader:
 
     def feed(self, data: bytes) -> list[int]:
         """Consume ``data``; return the ``n`` of each ``DLE EOT n`` query completed in it."""
+        return [q[2] for q in self.feed_queries(data) if q[0] == DLE]
+
+    def feed_queries(self, data: bytes) -> list[bytes]:
+        """Consume ``data``; return every status query completed in it, as sent
+        (``DLE EOT n`` and ``GS r n``), in order."""
         self._buf += data
-        queries: list[int] = []
+        queries: list[bytes] = []
         pos = 0
         text = bytearray()
         while pos < len(self._buf):
@@ -64,7 +69,7 @@ class EscposReader:
             pos += used
         self._flush(text)
         self._buf = self._buf[pos:]
-        self.slip.status_queries += queries
+        self.slip.status_queries += [q[2] for q in queries if q[0] == DLE]
         return queries
 
     def _flush(self, text: bytearray) -> None:
@@ -72,8 +77,8 @@ class EscposReader:
             self.slip.text += codecs.decode(bytes(text), self._codec, errors="replace")
             text.clear()
 
-    def _step(self, pos: int, text: bytearray) -> tuple[int, int | None]:
-        """Handle the item at ``pos``; return (bytes used, DLE EOT n or None); 0 = need more."""
+    def _step(self, pos: int, text: bytearray) -> tuple[int, bytes | None]:
+        """Handle the item at ``pos``; return (bytes used, status query or None); 0 = need more."""
         buf, b = self._buf, self._buf[pos]
         if b not in (ESC, GS, DLE, FS):
             if b == 0x0A or b >= 0x20 or b == 0x09:
@@ -89,8 +94,8 @@ class EscposReader:
             if key == (ESC, ord("t")):
                 self._flush(text)
                 self._codec = self._codepages.get(buf[pos + 2], "cp437")
-            if b == DLE and buf[pos + 1] == 0x04:
-                return size, buf[pos + 2]
+            if key in ((DLE, 0x04), (GS, ord("r"))):
+                return size, bytes(buf[pos : pos + size])
             return size, None
         if key == (GS, ord("V")):  # cut: GS V m, or GS V m n for m >= 65
             if pos + 2 >= len(buf):

@@ -11,9 +11,11 @@ from __future__ import annotations
 import re
 
 HOST_STATUS = b"~HS"  # "host status return": three STX..ETX CR LF frames come back
+HOST_QUERY = b"~HQ"  # "host query": takes a two-letter type, e.g. ~HQES (error status)
 START, END = b"^XA", b"^XZ"
 
-_TILDE = re.compile(rb"~[A-Z]{2}")
+# ~HQ carries its query type (ES, OD, SN ...) as two more letters: one command, not two.
+_TILDE = re.compile(rb"~HQ[A-Z]{2}|~[A-Z]{2}")
 _TILDE_START = re.compile(rb"~[A-Z]?")
 
 
@@ -31,6 +33,14 @@ def split_stream(buffer: bytes) -> tuple[list[tuple[str, bytes]], bytes]:
         start = buffer.find(START, pos)
         tilde = _TILDE.search(buffer, pos, start if start >= 0 else len(buffer))
         if tilde:
+            rest = buffer[tilde.end() :]
+            if (
+                tilde.group() == HOST_QUERY
+                and start < 0
+                and len(rest) < 2
+                and (not rest or rest.isupper())
+            ):
+                return items, buffer[tilde.start() :]  # its query type may be in the next read
             items.append(("tilde", tilde.group()))
             pos = tilde.end()
             continue

@@ -1,4 +1,5 @@
-"""The packing slip that goes in the carton, as a printer-neutral :class:`SlipDocument`.
+"""The slips the station prints, as printer-neutral :class:`SlipDocument` s: the packing
+slip that goes in the carton, and the return slip a customer sends back with a return.
 
 It tells the customer what is in this carton and what is not: every order line with the
 quantity ordered and packed, the lines that came up short and why, how many cartons the
@@ -121,4 +122,63 @@ def packing_slip(
     add(SlipLine("Returns: scan the code below", align="center"))
     doc.barcode = ref
     doc.qr = returns_url or ref
+    return doc
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnItem:
+    sku: str
+    description: str
+    qty: int
+    reason: str
+
+
+def return_slip(
+    order_ref: str,
+    rma: str,
+    lines: Sequence[ReturnItem | tuple[str, str, int, str]],
+    return_url: str,
+    *,
+    ship_from: Address | None = None,
+    columns: int = 42,
+) -> SlipDocument:
+    """The slip that goes back in the parcel with a return (RMA ``rma`` of ``order_ref``).
+
+    Each returned line shows quantity, SKU, description and the return reason. The RMA
+    number is a Code 128 barcode (the returns desk scans it to open the return) and the
+    QR code carries ``return_url`` (the customer's return page). Raises ValueError for a
+    quantity below 1, no lines, or an RMA or order reference that is not printable ASCII.
+    """
+    items = [i if isinstance(i, ReturnItem) else ReturnItem(*i) for i in lines]
+    if not items:
+        raise ValueError("a return slip needs at least one returned line")
+    for i in items:
+        if i.qty < 1:
+            raise ValueError(f"returned quantity must be >= 1 on {i.sku!r}")
+    ref, code = clean_text(order_ref), clean_text(rma)
+    for what, value, given in (("order reference", ref, order_ref), ("RMA", code, rma)):
+        if not value or not all(32 <= ord(c) <= 126 for c in value):
+            raise ValueError(f"{what} must be printable ASCII for Code 128: {given!r}")
+    doc = SlipDocument()
+    add = doc.lines.append
+    add(SlipLine("RETURN SLIP", bold=True, align="center", double=True))
+    if ship_from:
+        add(SlipLine(clean_text(ship_from.company or ship_from.name), align="center"))
+    add(_rule(columns))
+    add(SlipLine(f"Return {code}", bold=True))
+    add(SlipLine(f"Order {ref}"))
+    add(_rule(columns))
+    add(SlipLine(f"{'QTY':<5}ITEM / REASON", bold=True))
+    for i in items:
+        text = clean_text(f"{i.sku} {i.description}")
+        for n, w in enumerate(textwrap.wrap(text, columns - 5) or [""]):
+            add(SlipLine(f"{i.qty if n == 0 else '':<5}{w}"))
+        for w in textwrap.wrap(f"Reason: {clean_text(i.reason)}", columns - 5):
+            add(SlipLine(f"{'':5}{w}"))
+    add(_rule(columns))
+    add(SlipLine(f"Units returned {sum(i.qty for i in items)}"))
+    add(SlipLine("Put this slip in the parcel.", align="center"))
+    add(SlipLine("Returns desk: scan the barcode.", align="center"))
+    doc.barcode = code
+    doc.qr = return_url
     return doc

@@ -15,7 +15,7 @@ import sqlite_utils
 from routing import tracking
 from station.config import StationConfig
 from station.labels.shipping import Address, ShippingLabel, render_zpl
-from station.labels.slip import SlipItem, packing_slip
+from station.labels.slip import ReturnItem, SlipItem, packing_slip, return_slip
 from station.packing.model import OrderView, PackageView
 from station.printing import queue
 from station.store.outbox import next_counter
@@ -125,8 +125,9 @@ def requeue_label(db: sqlite_utils.Database, package_id: int) -> int:
 
 def cancel_jobs(db: sqlite_utils.Database, package_id: int) -> None:
     """Cancel the package's label jobs that have not printed yet (a voided label)."""
-    for job in queue.open_jobs(db, "label"):
-        if job.package_id == package_id and job.status != "sending":
+    # Any printer: a lead may have moved the label to another station's printer.
+    for job in queue.open_jobs(db):
+        if job.media == "label" and job.package_id == package_id and job.status != "sending":
             queue.cancel(db, job.job_id)
 
 
@@ -146,3 +147,24 @@ def queue_slip(db: sqlite_utils.Database, config: StationConfig, order: OrderVie
         packed_on=dt.date.today(),
     )
     return queue.enqueue(db, "slip", "packing_slip", msgspec.json.encode(doc), order.order_id)
+
+
+def queue_return_slip(
+    db: sqlite_utils.Database,
+    config: StationConfig,
+    order_id: str,
+    order_ref: str,
+    rma: str,
+    lines: list[ReturnItem],
+    return_url: str,
+) -> int:
+    """Queue a return slip (RMA ``rma``) on the slip printer; returns the job id.
+    Raises ValueError as :func:`return_slip` does, before anything is queued."""
+    doc = return_slip(
+        order_ref,
+        rma,
+        lines,
+        return_url,
+        ship_from=Address(**msgspec.structs.asdict(config.ship_from)),
+    )
+    return queue.enqueue(db, "slip", "return_slip", msgspec.json.encode(doc), order_id)

@@ -1,5 +1,9 @@
 """One thread per printer draining its queue: ask the printer first, send, record.
 
+A job that could not go out waits ``BACKOFF_S`` (by its attempts so far) before the next
+try; the time is kept in the job (``retry_at``), so it survives a restart and a lead's
+move resets it. Jobs print strictly in order: a waiting job holds back those behind it.
+
 The worker owns its own database connection (SQLite connections are not shared between
 threads here) and reports every change through a plain callback; the app turns that into
 a Textual message.
@@ -9,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,7 +30,8 @@ BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0)
 
 
 class PrintWorker(threading.Thread):
-    """Drains the queue of one printer role (``label`` or ``slip``)."""
+    """Drains the queue of one printer: ``role`` is its name in the queue (``label``,
+    ``slip``, or another configured printer)."""
 
     def __init__(
         self,
@@ -61,20 +67,17 @@ class PrintWorker(threading.Thread):
             self._report(str(exc))
             return
         db = open_db(self.db_path)
-        failures = 0
         try:
             while not self._stopping.is_set():
                 job = queue.next_queued(db, self.role)
                 if job is None:
-                    self._wait(2.0)
+                    self._wait(2.0)  # also how soon a job moved here by `doms station jobs` goes
                     continue
-                error = self._print_one(db, job)
-                self._report(error)
-                if error is None:
-                    failures = 0
-                else:
-                    self._wait(BACKOFF_S[min(failures, len(BACKOFF_S) - 1)])
-                    failures += 1
+                due_in = (job.retry_at or 0.0) - time.time()
+                if due_in > 0:
+                    self._wait(min(due_in, 2.0))
+                    continue
+                self._report(self._print_one(db, job))
         finally:
             db.close()
             self.printer.close()
@@ -89,17 +92,24 @@ class PrintWorker(threading.Thread):
             self.on_change(self.role, error)
 
     def _print_one(self, db, job: queue.Job) -> str | None:
-        who = "Label printer" if self.role == "label" else "Slip printer"
+        who = "Label printer" if job.media == "label" else "Slip printer"
+        if self.role not in ("label", "slip"):
+            who += f" {self.role}"
         if not queue.mark_sending(db, job.job_id):
-            return None  # cancelled while we looked
+            return None  # cancelled or moved while we looked
+        retry_in = BACKOFF_S[min(job.attempts, len(BACKOFF_S) - 1)]
         try:
             # The driver asks the printer first (ZPL ~HS, ESC/POS DLE EOT) and raises
             # PrinterFault without sending when it is out of paper, open or paused.
-            if self.role == "label":
-                self.printer.send(job.payload)  # type: ignore[union-attr]
-            else:
+            if job.media == "label" and isinstance(self.printer, LabelPrinter):
+                self.printer.send(job.payload)
+            elif job.media == "slip" and isinstance(self.printer, SlipPrinter):
                 doc = msgspec.json.decode(job.payload, type=SlipDocument)
-                self.printer.print_document(doc)  # type: ignore[union-attr]
+                self.printer.print_document(doc)
+            else:
+                error = f"{who} cannot print a {job.media}: move the job to a {job.media} printer."
+                queue.mark_waiting(db, job.job_id, error, retry_in)
+                return error
         except DeliveryUncertain as exc:
             error = f"{who}: connection lost while printing. Check it and reprint if needed ({exc})"
             queue.mark_uncertain(db, job.job_id, error)
@@ -107,12 +117,12 @@ class PrintWorker(threading.Thread):
             return error
         except PrinterFault as exc:
             error = f"{exc} The job waits and prints when the printer is ready."
-            queue.mark_waiting(db, job.job_id, error)
+            queue.mark_waiting(db, job.job_id, error, retry_in)
             log.warning("job %s waiting: %s", job.job_id, exc)
             return error
         except DeviceError as exc:
             error = f"{who}: {exc}. The job waits and is retried."
-            queue.mark_waiting(db, job.job_id, error)
+            queue.mark_waiting(db, job.job_id, error, retry_in)
             log.warning("job %s not sent: %s", job.job_id, exc)
             return error
         queue.mark_printed(db, job.job_id)

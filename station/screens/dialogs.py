@@ -15,7 +15,6 @@ from station.commands import COMMANDS, DIALOG_CODES
 from station.packing.errors import Refused
 from station.packing.model import LineView, OrderView
 from station.packing.operators import Operator, authenticate, needs_pin
-from station.printing import queue
 from station.widgets.scan_input import ScanInput
 
 REASON_KEYS = {"1": "missing", "2": "damaged", "3": "wrong_item_picked", "4": "other"}
@@ -168,15 +167,17 @@ class MoveDialog(Dialog):
 class OverrideDialog(Dialog):
     """A lead scans their badge (and PIN if they have one) to accept a weight."""
 
-    def __init__(self, badge: str | None = None) -> None:
+    def __init__(self, badge: str | None = None, title: str | None = None) -> None:
         super().__init__()
         self.badge = badge
+        self.title_text = title or "the parcel weight is outside tolerance."
+        self.ask = (
+            "Lead: scan your badge." if title else "Lead: scan your badge to approve the label."
+        )
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(
-                "[b]Lead override[/b]: the parcel weight is outside tolerance.", markup=True
-            )
+            yield Static(f"[b]Lead override[/b]: {self.title_text}", markup=True)
             yield Static(id="body")
             yield Static(id="note")
             yield ScanInput(placeholder="lead badge")
@@ -186,7 +187,7 @@ class OverrideDialog(Dialog):
         if self.badge:
             self._ask_pin()
         else:
-            self.query_one("#body", Static).update("Lead: scan your badge to approve the label.")
+            self.query_one("#body", Static).update(self.ask)
             self.query_one(ScanInput).focus()
 
     def _ask_pin(self) -> None:
@@ -232,50 +233,3 @@ class HelpDialog(Dialog):
             yield Static("\n".join(rows))
             yield Static("Ctrl+P prints these as barcodes. Esc closes.")
             yield Static(id="note")
-
-
-class PrintQueueDialog(Dialog):
-    """Jobs not yet printed: R sends an uncertain one again, X cancels one."""
-
-    BINDINGS = [
-        Binding("escape", "cancel", "Back", priority=True),
-        Binding("r", "resend", "Resend uncertain"),
-        Binding("x", "cancel_job", "Cancel job"),
-    ]
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog wide"):
-            yield Static(
-                "[b]Print queue[/b]  (R resend uncertain, X cancel oldest, Esc back)", markup=True
-            )
-            yield Static(id="body")
-            yield Static(id="note")
-
-    def on_mount(self) -> None:
-        self._show()
-
-    def _show(self) -> None:
-        jobs = queue.open_jobs(self.app.db)
-        lines = [
-            f"  #{j.job_id} {j.printer:5} {j.kind:15} {j.order_id or '':10} {j.status:9} "
-            f"tries {j.attempts}  {j.last_error or ''}"
-            for j in jobs
-        ]
-        self.query_one("#body", Static).update("\n".join(lines) or "  Nothing waiting.")
-
-    def print_queue_changed(self) -> None:
-        self._show()
-
-    def action_resend(self) -> None:
-        for job in queue.open_jobs(self.app.db):
-            if job.status == "uncertain":
-                queue.resend(self.app.db, job.job_id)
-                break
-        self.app.print_jobs_queued()
-        self._show()
-
-    def action_cancel_job(self) -> None:
-        jobs = [j for j in queue.open_jobs(self.app.db) if j.status != "sending"]
-        if jobs:
-            queue.cancel(self.app.db, jobs[0].job_id)
-        self._show()

@@ -535,7 +535,7 @@ class PackScreen(Screen[None]):
         self._guard(void)
 
     def action_print_queue(self) -> None:
-        from station.screens.dialogs import PrintQueueDialog
+        from station.screens.print_queue import PrintQueueDialog
 
         self.app.push_screen(PrintQueueDialog(), lambda _: self.devices_changed())
 

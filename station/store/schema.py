@@ -210,6 +210,51 @@ def m003_photos(db: sqlite_utils.Database) -> None:
     )
 
 
+@migration
+def m004_print_targets(db: sqlite_utils.Database) -> None:
+    run_script(
+        db,
+        """
+        -- Printers this station can print on: its own label and slip printers and any
+        -- other printer a lead may move jobs to (another station's, a spare). Rewritten
+        -- from the configuration at start-up; the queue refuses a move to a printer not
+        -- listed here, or of the other medium.
+        CREATE TABLE printers (
+            name TEXT PRIMARY KEY,
+            media TEXT NOT NULL CHECK (media IN ('label', 'slip')),
+            url TEXT NOT NULL DEFAULT ''
+        );
+        INSERT INTO printers (name, media) VALUES ('label', 'label'), ('slip', 'slip');
+        -- print_jobs without the CHECK tying printer to 'label'/'slip' (SQLite cannot drop
+        -- a CHECK: rebuild). media says what the payload is (ZPL or a slip document);
+        -- retry_at (unix seconds) is when a job that failed may be tried again.
+        CREATE TABLE print_jobs_new (
+            job_id INTEGER PRIMARY KEY,
+            printer TEXT NOT NULL,
+            media TEXT NOT NULL CHECK (media IN ('label', 'slip')),
+            kind TEXT NOT NULL,
+            order_id TEXT,
+            package_id INTEGER,
+            payload BLOB NOT NULL,
+            status TEXT NOT NULL DEFAULT 'queued'
+                CHECK (status IN ('queued', 'sending', 'printed', 'uncertain', 'cancelled')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            retry_at REAL
+        );
+        INSERT INTO print_jobs_new (job_id, printer, media, kind, order_id, package_id, payload,
+            status, attempts, last_error, created_at, updated_at)
+        SELECT job_id, printer, printer, kind, order_id, package_id, payload, status, attempts,
+            last_error, created_at, updated_at FROM print_jobs;
+        DROP TABLE print_jobs;
+        ALTER TABLE print_jobs_new RENAME TO print_jobs;
+        CREATE INDEX print_jobs_queue ON print_jobs(printer, status, job_id);
+        """,
+    )
+
+
 def pending(db: sqlite_utils.Database) -> list[str]:
     """Names of the migrations not yet applied, in order."""
     return MIGRATIONS.pending(db)

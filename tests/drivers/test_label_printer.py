@@ -76,12 +76,14 @@ def test_offline_and_back(zpl_emu, printer):
     assert zpl_emu.wait_for_labels(1) == [LABEL]
 
 
-def test_status_of_silent_printer_is_unreachable_without_raising():
+def test_status_of_silent_printer_is_a_state_without_raising():
+    # It took the connection, so it is switched on: silence is a state (head/cover open
+    # on some models), not "check power and cable".
     with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never answers
         p = ZplTcpPrinter("127.0.0.1", silent.getsockname()[1], timeout=0.3)
         status = p.status()
-    assert status.conditions == (PrinterState.UNREACHABLE,)
-    assert "not answering" in status.detail
+    assert status.conditions == (PrinterState.NOT_ANSWERING,)
+    assert status.describe() == "not answering – check head/cover"
 
 
 def test_status_never_raises_on_garbage():

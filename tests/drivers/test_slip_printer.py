@@ -138,7 +138,8 @@ def test_status_query_alone_is_not_a_job(escpos_emu, slip):
     slip.status()
     slip.print_document(DOC)
     assert len(escpos_emu.wait_for_jobs(1)) == 1
-    assert escpos_emu.status_queries == 2  # status() and the check before printing
+    # DLE EOT 4 (paper) and DLE EOT 1 (online), for status() and the check before printing
+    assert escpos_emu.status_queries == 4
 
 
 def test_file_slip_printer(tmp_path):
