@@ -20,15 +20,10 @@ replays a run (the seed is in the failure message).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import random
 import signal
-import subprocess
-import sys
-import tempfile
-import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -37,6 +32,7 @@ import pytest
 
 from station.printing import queue
 from station.store.db import integrity_ok, open_db
+from tests.procs import Child
 from tests.station.crash_child import order_set
 
 REPO = Path(__file__).resolve().parents[2]
@@ -49,84 +45,11 @@ MAX_EVENTS_PER_CALL = 3  # record_weight: package_weighed, label_queued, order_p
 
 
 # -- the child process ----------------------------------------------------------------------
-class Station:
-    """One run of the child: its process, and the complete lines it printed."""
-
-    def __init__(self, db: Path, seed: int, *args: str, wait: bool = False) -> None:
-        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 -- closed in close()
-        cmd = [sys.executable, "-m", "tests.station.crash_child", str(db), str(seed), *args]
-        self.proc = subprocess.Popen(
-            [*cmd, "--wait"] if wait else cmd,
-            cwd=REPO,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self.stderr,
-        )
-        self.lines: list[dict] = []
-        self._seen = threading.Condition()
-        self._ended = False
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        try:
-            for raw in self.proc.stdout:
-                if not raw.endswith(b"\n"):
-                    break  # cut short by the kill: never confirmed
-                with self._seen:
-                    self.lines.append(json.loads(raw))
-                    self._seen.notify_all()
-        finally:
-            with self._seen:
-                self._ended = True
-                self._seen.notify_all()
-
-    def wait_line(self, call: str | None = None, timeout: float = START_TIMEOUT_S) -> bool:
-        """Wait until it printed a ``call`` line (any line when None); False if it never did."""
-
-        def seen() -> bool:
-            return any(call is None or line["call"] == call for line in self.lines)
-
-        with self._seen:
-            self._seen.wait_for(lambda: seen() or self._ended, timeout)
-            return seen()
-
-    def go(self) -> None:
-        """Let a station started with ``wait`` open the database, once it is waiting."""
-        assert self.wait_line("waiting"), f"child never got ready:\n{self.error_output()}"
-        self.proc.stdin.write(b"go\n")
-        self.proc.stdin.close()
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-
-    def finish(self, timeout: float = EXIT_TIMEOUT_S) -> int:
-        """Wait for the process to end and every line it printed to be read."""
-        try:
-            rc = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            rc = self.proc.wait(timeout)
-        self._reader.join(timeout)
-        assert not self._reader.is_alive(), "child's stdout still open after it ended"
-        return rc
-
-    def close(self) -> None:
-        """Never leave a child behind, whatever happened."""
-        self.kill()
-        try:
-            self.proc.wait(EXIT_TIMEOUT_S)
-        finally:
-            for f in (self.proc.stdin, self.proc.stdout):
-                if f is not None and not f.closed:
-                    with contextlib.suppress(OSError):
-                        f.close()
-            self.stderr.close()
-
-    def error_output(self) -> str:
-        self.stderr.seek(0)
-        return self.stderr.read().decode(errors="replace")[-4000:]
+def Station(db: Path, seed: int, *args: str, wait: bool = False) -> Child:  # noqa: N802
+    """One run of the crash child (``tests.station.crash_child``); with ``wait`` it opens
+    the database only after :meth:`Child.go`."""
+    cmd = [str(db), str(seed), *args, *(["--wait"] if wait else [])]
+    return Child("tests.station.crash_child", *cmd, stdin=wait)
 
 
 # -- what was confirmed ---------------------------------------------------------------------
@@ -443,8 +366,8 @@ def test_station_survives_kill_9_at_random_points(tmp_path):
             nxt = Station(path, rng.randrange(2**32), *args, wait=True)
             stations.append(nxt)
             if not early:
-                assert station.wait_line("start"), (
-                    f"{context}: child never started:\n{station.error_output()}"
+                assert station.wait_line("start", START_TIMEOUT_S), (
+                    f"{context}: child never started:\n{station.stderr_tail()}"
                 )
                 time.sleep(rng.uniform(0.02, 0.3))
                 station.kill()
@@ -452,7 +375,7 @@ def test_station_survives_kill_9_at_random_points(tmp_path):
             lines = list(station.lines)
             if rc != -signal.SIGKILL:
                 assert rc == 0 and lines[-1]["call"] == "done", (
-                    f"{context}: child ended by itself ({rc}):\n{station.error_output()}"
+                    f"{context}: child ended by itself ({rc}):\n{station.stderr_tail()}"
                 )
             if not any(line["call"] == "start" for line in lines):
                 ledger.kills_before_start += 1
@@ -491,7 +414,7 @@ def test_station_left_alone_packs_every_order(tmp_path):
     station = Station(path, 7, "--orders", "30")
     try:
         rc = station.finish(timeout=120)
-        assert rc == 0, station.error_output()
+        assert rc == 0, station.stderr_tail()
     finally:
         station.close()
     lines = station.lines
@@ -520,7 +443,7 @@ def test_killed_while_building_the_database(tmp_path):
     for attempt in range(BUILD_ATTEMPTS):
         station = Station(path, attempt, "--orders", "30")
         try:
-            assert station.wait_line("creating"), station.error_output()
+            assert station.wait_line("creating", START_TIMEOUT_S), station.stderr_tail()
             time.sleep(rng.uniform(0.0, 0.1))  # building takes about 80 ms here
             station.kill()
             station.finish()
@@ -543,7 +466,7 @@ def test_killed_while_building_the_database(tmp_path):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     station = Station(path, 99, "--orders", "30", "--max-calls", "60")
     try:
-        assert station.finish(timeout=120) == 0, station.error_output()
+        assert station.finish(timeout=120) == 0, station.stderr_tail()
     finally:
         station.close()
     assert [line["call"] for line in station.lines[:2]] == ["creating", "start"]

@@ -17,12 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import signal
 import sqlite3
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
@@ -480,84 +476,7 @@ def check_prefix(hub_path: str | Path, station_path: str | Path, station: str = 
     return mark
 
 
-# -- child processes ------------------------------------------------------------------------
-class Child:
-    """``python -m MODULE ARGS`` with one JSON object per stdout line; ``lines`` keeps the
-    complete ones (a line cut short by a kill was never confirmed)."""
-
-    def __init__(self, module: str, *args: str) -> None:
-        self.module = module
-        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 -- closed in close()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", module, *args],
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=self.stderr,
-        )
-        self.lines: list[dict] = []
-        self._cond = threading.Condition()
-        self._ended = False
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        try:
-            for raw in self.proc.stdout:
-                if not raw.endswith(b"\n"):
-                    break
-                with self._cond:
-                    self.lines.append(json.loads(raw))
-                    self._cond.notify_all()
-        finally:
-            with self._cond:
-                self._ended = True
-                self._cond.notify_all()
-
-    def wait(self, predicate: Callable[[list[dict]], Any], timeout: float = WAIT, what: str = ""):
-        """Wait until ``predicate(lines)`` is truthy; return it. AssertionError (with the
-        child's stderr) on timeout or when the child ends first."""
-        end = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                value = predicate(self.lines)
-                if value:
-                    return value
-                left = end - time.monotonic()
-                if self._ended or left <= 0:
-                    why = "ended" if self._ended else f"timed out after {timeout:g} s"
-                    raise AssertionError(
-                        f"{self.module} {why} waiting for {what or predicate}; "
-                        f"last lines {self.lines[-3:]}; stderr:\n{self.stderr_tail()}"
-                    )
-                self._cond.wait(min(left, 0.1))
-
-    def last(self, call: str) -> dict | None:
-        with self._cond:
-            return next((x for x in reversed(self.lines) if x.get("call") == call), None)
-
-    def confirmed(self) -> list[tuple[int, str, str]]:
-        """Every (seq, event id, type) the child confirmed."""
-        with self._cond:
-            return [tuple(e) for x in self.lines for e in x.get("ev", ())]
-
-    def stderr_tail(self, chars: int = 3000) -> str:
-        self.stderr.seek(0)
-        return self.stderr.read().decode("utf-8", "replace")[-chars:]
-
-    def kill(self, sig: int = signal.SIGKILL) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.proc.pid, sig)
-        if sig in (signal.SIGKILL, signal.SIGTERM):
-            self.proc.wait(30)
-            self._reader.join(10)
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.kill(signal.SIGKILL)
-        self.proc.stdout.close()
-        self.stderr.close()
+# -- child processes: tests.procs.Child ----------------------------------------------------
 
 
 def emitter() -> Callable[..., None]:

@@ -38,12 +38,12 @@ from sync import messages as m
 from sync import topics
 from sync.broker.runner import Broker, broker_kind, free_port
 from sync.hub import HubSync
+from tests.procs import Child
 from tests.station.crash_child import PACKER
 from tests.sync.e2e_helpers import (
     SITE,
     STATION,
     WAIT,
-    Child,
     check_exactly_once,
     check_prefix,
     hub_applied_seq,
