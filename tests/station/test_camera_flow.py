@@ -205,3 +205,25 @@ def test_hub_records_photo_taken_and_inbound_inspected(tmp_path):
     assert (receipt.applied, receipt.rejected) == (2, 0)
     rows = hub.execute("SELECT type, error FROM inbox ORDER BY seq").fetchall()
     assert rows == [("photo_taken", None), ("inbound_inspected", None)]
+
+
+def test_photo_row_and_event_commit_together(tmp_path):
+    from drivers.emulators.camera import EmulatorCamera
+
+    db = open_db(tmp_path / "station.db")
+    photos = PhotoStore.beside(db, tmp_path / "station.db")
+
+    def event_fails(stored) -> None:
+        raise RuntimeError("disk full while writing the event")
+
+    with pytest.raises(RuntimeError):
+        photos.add(EmulatorCamera().capture(), "B1001", "order/SO-1", then=event_fails)
+    assert db.execute("SELECT count(*) FROM photos").fetchone()[0] == 0
+
+
+def test_photo_and_inspect_are_on_the_command_sheet():
+    from station.commands import sheet_entries
+
+    entries = dict(sheet_entries())
+    assert entries["CMD:PHOTO"] == "Photograph damage [Shift+F1]"
+    assert entries["CMD:INSPECT"].endswith("[Shift+F2]")
