@@ -24,7 +24,8 @@ type, data) run inside the caller's transaction:
 * ``label_voided`` of a packed order: its shipment row goes, the order is back in
   ``packing``, the ship movements are reversed and the stock reserved again, each with
   the void event's own refs;
-* any other type, known or not: recorded in the inbox only.
+* any other type, known or not (``photo_taken`` and ``inbound_inspected`` among them):
+  recorded in the inbox only.
 
 Movements are written by :func:`routing.feed.settle_order`, as differences from what the
 ledger already holds for each order line, with refs ``<station>:<seq>/<line_no>``.
@@ -300,4 +301,8 @@ RECORDED_ONLY = (
     "operator_logged_in", "operator_logged_out", "order_opened", "item_scanned",
     "scan_undone", "package_opened", "units_moved", "carton_chosen", "package_weighed",
     "weight_overridden", "label_queued", "label_reprinted",
+    # Photos stay on the station (the event names the JPEG by its SHA-256, fetched out of
+    # band) and inspection notes change no stock until a receipt is booked: the inbox row
+    # is the hub's whole record of them, as of any type without a handler.
+    "photo_taken", "inbound_inspected",
 )  # fmt: skip

@@ -18,9 +18,16 @@ from textual.css.query import NoMatches
 from textual.events import Event, Key
 
 from drivers.base import Scan, Weight
+from station.camera_worker import PhotoRequest
 from station.config import StationConfig, broker_settings
 from station.devices import DeviceHub
-from station.messages import DeviceStatus, PrintQueueChanged, ScaleReading, ScanArrived
+from station.messages import (
+    DeviceStatus,
+    PhotoTaken,
+    PrintQueueChanged,
+    ScaleReading,
+    ScanArrived,
+)
 from station.packing.operators import Operator
 from station.packing.service import PackingService
 from station.printing import queue
@@ -73,6 +80,8 @@ class StationApp(App[None]):
             on_status=lambda d, p: self.post_message(DeviceStatus(d, p)),
             on_print=lambda r, e: self.post_message(PrintQueueChanged(r, e)),
             printers=config.printers,
+            station_id=config.station_id,
+            on_photo=lambda r: self.post_message(PhotoTaken(r)),
         )
         self._start_devices = devices
         self._exit_after_first_screen = exit_after_first_screen
@@ -197,6 +206,19 @@ class StationApp(App[None]):
                 # widgets are not there, and the next message will find them.
                 log.debug("%s dropped by %s while not composed", method, screen)
 
+    def take_photo(self, subject: str) -> PhotoRequest | None:
+        """Ask the camera for a photo of ``subject`` by the operator logged in; the answer
+        reaches every screen's ``photo_taken``. None when no camera is fitted."""
+        if self.operator is None:
+            return None
+        request = PhotoRequest.new(subject, self.operator.badge)
+        return request if self.hub.take_photo(request) else None
+
+    def on_photo_taken(self, message: PhotoTaken) -> None:
+        if message.result.stored is not None:
+            self.events_written()
+        self._forward("photo_taken", message.result)
+
     def print_jobs_queued(self) -> None:
         self.hub.wake_printers()
         self._forward("print_queue_changed")
@@ -226,7 +248,7 @@ class StationApp(App[None]):
     def _presence_now(self) -> dict[str, Any]:
         devices = {
             name: "ok"
-            for name in ("scale", "scanner", "label_printer", "slip_printer")
+            for name in ("scale", "scanner", "label_printer", "slip_printer", "camera")
             if getattr(self.config.devices, name)
         }
         devices.update(self.device_problems)

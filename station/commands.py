@@ -12,14 +12,19 @@ from dataclasses import dataclass
 @dataclass(frozen=True, slots=True)
 class Command:
     name: str  # the CMD: barcode is "CMD:" + name
-    key: str  # Textual key name
+    key: str  # Textual key name(s), comma-separated
     action: str  # action_<action> on the pack screen
     description: str
     label: str  # short, for the footer
+    shown: str = ""  # the key as printed for people, when not the key name in capitals
 
     @property
     def barcode(self) -> str:
         return f"CMD:{self.name}"
+
+    @property
+    def key_text(self) -> str:
+        return self.shown or self.key.upper()
 
 
 COMMANDS: tuple[Command, ...] = (
@@ -37,6 +42,17 @@ COMMANDS: tuple[Command, ...] = (
     Command("LOGOUT", "f12", "logout", "Log out", "Log out"),
     Command("LOCK", "ctrl+l", "lock", "Lock the station", "Lock"),
     Command("SHEET", "ctrl+p", "print_sheet", "Print this command sheet", "Cmd sheet"),
+    # F1-F12 are all taken. Shift+F1/F2 reach Textual as F13/F14 on xterm-like terminals
+    # and the Linux console, as shift+f1/f2 under the kitty keyboard protocol: bind both.
+    Command("PHOTO", "f13,shift+f1", "photo", "Photograph damage", "Photo", "Shift+F1"),
+    Command(
+        "INSPECT",
+        "f14,shift+f2",
+        "inspect",
+        "Inspect inbound goods (inspector, lead)",
+        "Inspect",
+        "Shift+F2",
+    ),
 )
 
 BY_NAME = {c.name: c for c in COMMANDS}
@@ -51,6 +67,4 @@ DIALOG_CODES = (
 
 def sheet_entries() -> list[tuple[str, str]]:
     """(barcode, description) for the printed command sheet."""
-    return [(c.barcode, f"{c.description} [{c.key.upper()}]") for c in COMMANDS] + list(
-        DIALOG_CODES
-    )
+    return [(c.barcode, f"{c.description} [{c.key_text}]") for c in COMMANDS] + list(DIALOG_CODES)

@@ -11,6 +11,7 @@ Example (``station.toml``)::
     label_printer = "tcp://10.0.0.5:9100"
     slip_printer = "escpos+tcp://10.0.0.6:9100"
     scanner = ""           # empty: keyboard wedge only
+    camera = "v4l2:///dev/video0?width=1280&height=720"   # photos of damage; empty: none
 
     [printers]             # other printers a lead may move print jobs to (name = URL)
     pack-02-label = "tcp://10.0.0.7:9100"
@@ -53,6 +54,8 @@ class Devices(msgspec.Struct, forbid_unknown_fields=True):
     label_printer: str = ""
     slip_printer: str = ""
     scanner: str = ""  # a serial scanner; the keyboard wedge always works
+    # Photos of damage (v4l2://, folder://, emulator://camera); empty: no camera fitted.
+    camera: str = ""
 
 
 class Packing(msgspec.Struct, forbid_unknown_fields=True):

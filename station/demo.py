@@ -7,7 +7,7 @@
   the sample), so the hub hears from two stations;
 - station 1, the Textual app you drive, whose devices are emulators speaking the real
   protocols: an MT-SICS scale and a serial scanner on ptys, a ZPL label printer and an
-  ESC/POS slip printer on TCP ports. The station starts empty and builds its replica from
+  ESC/POS slip printer on TCP ports, and a test-card camera. The station starts empty and builds its replica from
   the hub's snapshot, as a new station on a real site does.
 
 The demo keys push barcodes through the scanner's pty and parcels onto the scale, so the
@@ -177,6 +177,7 @@ def demo_site(
                 scanner=scanner.url,
                 label_printer=printer.url,
                 slip_printer=slips.url,
+                camera="emulator://camera",  # Shift+F1 works in the demo
             ),
             login=Login(idle_lock_s=900),
             sync=Sync(enabled=True, port=broker.port, mqtt=mqtt),

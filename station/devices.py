@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from drivers import urls
 from drivers.base import Scale, Scan, Weight
 from drivers.errors import DeviceError
+from station.camera_worker import CameraWorker, PhotoRequest, PhotoResult
 from station.config import Devices
 from station.printing import queue
 from station.printing.worker import PrintWorker
@@ -37,6 +38,8 @@ class DeviceHub:
         on_status: Callable[[str, str | None], None],
         on_print: Callable[[str, str | None], None],
         printers: dict[str, str] | None = None,
+        station_id: str = "",
+        on_photo: Callable[[PhotoResult], None] = lambda result: None,
     ) -> None:
         self.devices = devices
         self.extra_printers = dict(printers or {})
@@ -45,6 +48,9 @@ class DeviceHub:
         self.on_scan = on_scan
         self.on_status = on_status
         self.on_print = on_print
+        self.station_id = station_id
+        self.on_photo = on_photo
+        self.camera: CameraWorker | None = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.printers: dict[str, PrintWorker] = {}
@@ -62,6 +68,23 @@ class DeviceHub:
             )
             worker.start()
             self.printers[name] = worker
+        if self.devices.camera:
+            self.camera = CameraWorker(
+                self.devices.camera,
+                self.db_path,
+                self.station_id,
+                on_result=self.on_photo,
+                on_status=self.on_status,
+            )
+            self.camera.start()
+
+    def take_photo(self, request: PhotoRequest) -> bool:
+        """Ask the camera for a photo (answered through ``on_photo``); False when no camera
+        is fitted or running."""
+        if self.camera is None:
+            return False
+        self.camera.take(request)
+        return True
 
     def printer_urls(self) -> dict[str, str]:
         """Every printer with a URL: this station's ``label`` and ``slip``, then the extras."""
@@ -83,8 +106,13 @@ class DeviceHub:
         self._stop.set()
         for worker in self.printers.values():
             worker.stop()
+        if self.camera is not None:
+            self.camera.stop()
         for worker in self.printers.values():
             worker.join(timeout=3)
+        if self.camera is not None:
+            # A capture may still be waiting for its picture: it finishes on its own.
+            self.camera.join(timeout=3)
         for thread in self._threads:
             thread.join(timeout=3)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.message import Message
 
 from drivers.base import Scan, Weight
+from station.camera_worker import PhotoResult
 
 
 class ScaleReading(Message):
@@ -42,3 +43,11 @@ class PrintQueueChanged(Message):
         super().__init__()
         self.role = role
         self.error = error
+
+
+class PhotoTaken(Message):
+    """The camera answered a request: a stored photo, or why there is none."""
+
+    def __init__(self, result: PhotoResult) -> None:
+        super().__init__()
+        self.result = result

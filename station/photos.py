@@ -16,6 +16,7 @@ import dataclasses
 import hashlib
 import io
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,11 +59,20 @@ class PhotoStore:
     def thumb_path(self, sha256: str) -> Path:
         return self.root / sha256[:2] / f"{sha256}.thumb.jpg"
 
-    def add(self, photo: Photo, operator: str, subject: str, note: str = "") -> StoredPhoto:
+    def add(
+        self,
+        photo: Photo,
+        operator: str,
+        subject: str,
+        note: str = "",
+        then: Callable[[StoredPhoto], object] | None = None,
+    ) -> StoredPhoto:
         """Store ``photo`` (once) and record it; return the stored photo.
 
         A picture already stored keeps its first row (who, when, subject): the returned
-        record has ``created=False``. Raises OSError if the files cannot be written.
+        record has ``created=False``. ``then`` runs inside the row's transaction when the
+        row is new, so what it writes (an outbox event) commits with the row or not at all.
+        Raises OSError if the files cannot be written.
         """
         sha = hashlib.sha256(photo.jpeg).hexdigest()
         path, thumb = self.path(sha), self.thumb_path(sha)
@@ -88,9 +98,12 @@ class PhotoStore:
                 ],
             )
             created = cur.rowcount == 1
-        stored = self.get(sha)
-        assert stored is not None
-        return dataclasses.replace(stored, created=created)
+            stored = self.get(sha)
+            assert stored is not None
+            stored = dataclasses.replace(stored, created=created)
+            if created and then is not None:
+                then(stored)
+        return stored
 
     def get(self, sha256: str) -> StoredPhoto | None:
         rows = list(self.db.query("SELECT * FROM photos WHERE sha256 = ?", [sha256]))

@@ -226,8 +226,8 @@ class OverrideDialog(Dialog):
 
 class HelpDialog(Dialog):
     def compose(self) -> ComposeResult:
-        rows = [f"  {c.key.upper():7} {c.barcode:14} {c.description}" for c in COMMANDS]
-        rows += [f"  {'':7} {code:14} {text}" for code, text in DIALOG_CODES]
+        rows = [f"  {c.key_text:8} {c.barcode:14} {c.description}" for c in COMMANDS]
+        rows += [f"  {'':8} {code:14} {text}" for code, text in DIALOG_CODES]
         with Vertical(classes="dialog wide"):
             yield Static("[b]Keys and command barcodes[/b]", markup=True)
             yield Static("\n".join(rows))

@@ -20,6 +20,7 @@ from textual.widgets import Footer, Header, Static
 
 from drivers.base import Scan, Weight
 from station.commands import BY_NAME, COMMANDS
+from station.inspection import subject_text
 from station.packing.capture import StableCapture
 from station.packing.errors import Refused
 from station.packing.model import OrderView
@@ -31,6 +32,7 @@ from station.widgets.scan_input import ScanInput
 from station.widgets.side import DeviceBar, PackagesPanel, SyncBar, WeighPanel
 
 if TYPE_CHECKING:
+    from station.camera_worker import PhotoResult
     from sync.station import SyncState
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,7 @@ class PackScreen(Screen[None]):
         self.blocked = False
         self.suggestion: str | None = None
         self.scan_done_at: float | None = None
+        self.photos_asked: set[int] = set()  # tokens of this screen's photo requests
         # Device messages can arrive between push and compose; they wait for on_mount.
         self.ready = False
 
@@ -552,6 +555,59 @@ class PackScreen(Screen[None]):
 
     def action_lock(self) -> None:
         self.app.lock()
+
+    def action_photo(self) -> None:
+        def photo() -> None:
+            order = self._need_order()
+            subject = f"order/{order.order_id}"
+            line = self._line_in_focus()
+            if line is not None:
+                subject = f"line/{order.order_id}/{line.line_no}"
+            request = self.app.take_photo(subject)
+            if request is None:
+                raise Refused(
+                    "No camera here: set [devices] camera in the station configuration.",
+                    kind="camera",
+                )
+            self.photos_asked.add(request.token)
+            self.say(f"Taking a photo of {subject_text(subject)}…", "info")
+
+        self._guard(photo)
+
+    def _line_in_focus(self):
+        """The line under the cursor when the packer moved into the lines table (Tab or a
+        click); None while scanning, when a photo is of the whole order."""
+        table = self.query_one(OrderLines)
+        if self.order is None or not table.has_focus or not self.order.lines:
+            return None
+        return self.order.lines[min(table.cursor_row, len(self.order.lines) - 1)]
+
+    def photo_taken(self, result: PhotoResult) -> None:
+        """The camera answered; only requests made here are this screen's to show."""
+        if result.request.token not in self.photos_asked:
+            return
+        self.photos_asked.discard(result.request.token)
+        if not self.ready:
+            return
+        stored = result.stored
+        if stored is None:
+            self.say(f"No photo: {result.error}", "bad")
+            self.devices_changed()
+            return
+        what = subject_text(stored.subject)
+        if stored.created:
+            self.say(f"📷 Photo {stored.sha256[:12]} saved: {what}.")
+        else:
+            self.say(f"That picture was saved before ({stored.sha256[:12]}, {stored.subject}).")
+        self.devices_changed()
+
+    def action_inspect(self) -> None:
+        from station.screens.inspect import InspectScreen, may_inspect
+
+        if not may_inspect(self.app.operator):
+            self.say("Inbound inspection is for inspectors and leads.", "bad")
+            return
+        self.app.push_screen(InspectScreen(), lambda _: self.refresh_view())
 
     def action_print_sheet(self) -> None:
         from station.commands import sheet_entries
