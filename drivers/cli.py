@@ -32,15 +32,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     read.set_defaults(func=read_scale)
     probe = dev_subs.add_parser(
         "probe",
-        help="find which scale protocol answers on a serial port",
-        description="Tries Toledo 8217, NCI, CAS and MT-SICS at their usual settings with "
-        "read-only commands and prints the URL to put in the station config; exit 1 if "
-        "nothing answered.",
+        help="find which scale protocol and baud rate answer on a serial port",
+        description="Tries Toledo 8217, NCI, CAS and MT-SICS at their usual settings, then "
+        "(the sweep) at 4800, 2400 and 19200 baud, with read-only commands, stops at the "
+        "first answer and prints the URL to put in the station config; exit 1 if nothing "
+        "answered. With nothing answering a full sweep takes about 15 s (0.5 s timeout).",
     )
     probe.add_argument("port", help="serial port, e.g. /dev/ttyUSB0 or COM3")
     probe.add_argument("--json", action="store_true", help="print the report as JSON")
     probe.add_argument(
         "--timeout", type=float, default=0.5, help="seconds to wait for each answer (0.5)"
+    )
+    probe.add_argument(
+        "--sweep",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="after the usual settings try the other common baud rates (default; "
+        "--no-sweep: usual settings only)",
+    )
+    probe.add_argument(
+        "--bauds",
+        default="9600,4800,2400,19200",
+        help="baud rates for the sweep, in order (default 9600,4800,2400,19200)",
     )
     probe.set_defaults(func=probe_scale)
     _register_device_tools(dev_subs)
@@ -177,22 +190,42 @@ def read_scale(args: argparse.Namespace) -> int:
 
 
 def probe_scale(args: argparse.Namespace) -> int:
-    """Find the scale protocol on ``args.port`` and print the URL for it."""
-    from drivers.probe import probe
+    """Find the scale protocol (and baud rate) on ``args.port``; print the URL for it."""
+    from drivers.probe import Attempt, plan, probe, worst_case_seconds
 
-    report = probe(args.port, timeout=args.timeout)
+    try:
+        bauds = [int(b) for b in args.bauds.split(",") if b.strip()] if args.sweep else []
+    except ValueError:
+        print(f"--bauds {args.bauds!r}: give rates like 9600,4800", file=sys.stderr)
+        return 2
+    tries = len(plan(bauds=bauds))
+    longest = worst_case_seconds(args.timeout, bauds=bauds)
+    print(
+        f"Trying {tries} settings on {args.port}, read-only; up to {longest:.0f} s if "
+        "nothing answers.",
+        file=sys.stderr,
+        flush=True,
+    )
+
+    def show(a: Attempt) -> None:
+        print(f"{a.protocol:<12} {a.settings:<10} {a.detail}", flush=True)
+
+    report = probe(
+        args.port, timeout=args.timeout, bauds=bauds, on_attempt=None if args.json else show
+    )
     if args.json:
         print(json.dumps(report.as_json()))
-    else:
-        for a in report.attempts:
-            print(f"{a.protocol:<12} {a.settings}: {a.detail}")
-        if report.url:
-            print(f"Put this in the station config: {report.url}")
+    elif report.found is not None:
+        found = report.found
+        print(f"Found {found.protocol} at {found.settings} after {report.seconds:.1f} s.")
+        print(f"Put this in the station config: {report.url}")
     if report.found is None:
-        tried = ", ".join(f"{a.protocol} at {a.settings}" for a in report.attempts)
+        rates = sorted({a.baud for a in report.attempts})
         print(
-            f"No scale answered on {args.port} (tried {tried}): check power, cable and "
-            "the scale's interface settings.",
+            f"No scale answered on {args.port} (tried {len(report.attempts)} settings: "
+            f"{', '.join(dict.fromkeys(a.protocol for a in report.attempts))} at "
+            f"{', '.join(map(str, rates))} baud, {report.seconds:.1f} s): check power, "
+            "cable and the scale's interface settings.",
             file=sys.stderr,
         )
         return 1
