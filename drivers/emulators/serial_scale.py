@@ -134,6 +134,13 @@ class SerialScaleEmulator:
         """Take everything off the pan (in motion, then stable at zero)."""
         self.place(0.0, settle)
 
+    def motion(self, on: bool = True) -> None:
+        """Keep what is on the pan moving (never stable) until switched off."""
+        with self._lock:
+            self._s.unsteady = on
+            if not on:
+                self._s.settle_until = 0.0
+
     def overload(self, on: bool = True) -> None:
         """Report overload until switched off or a weight is set."""
         with self._lock:
