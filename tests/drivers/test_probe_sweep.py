@@ -60,12 +60,6 @@ def test_sweep_finds_a_scale_at_another_rate_and_its_url_reads():
             scale.close()
 
 
-def test_without_sweep_another_rate_is_not_found():
-    with NciScaleEmulator(baud=2400) as emu:
-        report = probe(emu.port, timeout=0.1)
-    assert report.found is None and len(report.attempts) == 4
-
-
 def test_silent_sweep_stays_within_its_stated_time():
     with MtSicsScaleEmulator() as emu:
         emu.stop_answering()

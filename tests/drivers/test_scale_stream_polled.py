@@ -61,7 +61,7 @@ def test_readings_arrive_about_ten_a_second_on_one_open_port(emu, scale):
     assert time.monotonic() - started < 1.0  # 5 more at poll=0.1
     assert scale.transport._ser is port  # kept open between readings
     emu.place(800.0)
-    s.wait_for(len(s.readings) + 8)
+    s.wait_for(len(s.readings) + 6)
     s.stop.set()
     s.thread.join(timeout=1)
     assert not s.thread.is_alive() and s.error is None
@@ -89,7 +89,7 @@ def test_unplugged_scale_raises_device_unreachable(emu, scale):
 
 
 def test_hung_scale_raises_after_silence(emu, scale):
-    scale.silence = 0.3
+    scale.silence, scale.answer_timeout = 0.3, 0.2
     s = Streaming(scale)
     s.wait_for(2)
     emu.stop_answering()
