@@ -12,6 +12,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from typing import Protocol
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,15 +33,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     read.set_defaults(func=read_scale)
     probe = dev_subs.add_parser(
         "probe",
-        help="find which scale protocol answers on a serial port",
-        description="Tries Toledo 8217, NCI, CAS and MT-SICS at their usual settings with "
-        "read-only commands and prints the URL to put in the station config; exit 1 if "
-        "nothing answered.",
+        help="find which scale protocol and baud rate answer on a serial port",
+        description="Tries Toledo 8217, NCI, CAS and MT-SICS at their usual settings, then "
+        "(the sweep) at 4800, 2400 and 19200 baud, with read-only commands, stops at the "
+        "first answer and prints the URL to put in the station config; exit 1 if nothing "
+        "answered. With nothing answering a full sweep takes about 15 s (0.5 s timeout).",
     )
     probe.add_argument("port", help="serial port, e.g. /dev/ttyUSB0 or COM3")
     probe.add_argument("--json", action="store_true", help="print the report as JSON")
     probe.add_argument(
         "--timeout", type=float, default=0.5, help="seconds to wait for each answer (0.5)"
+    )
+    probe.add_argument(
+        "--sweep",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="after the usual settings try the other common baud rates (default; "
+        "--no-sweep: usual settings only)",
+    )
+    probe.add_argument(
+        "--bauds",
+        default="9600,4800,2400,19200",
+        help="baud rates for the sweep, in order (default 9600,4800,2400,19200)",
     )
     probe.set_defaults(func=probe_scale)
     _register_device_tools(dev_subs)
@@ -53,7 +67,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "scale",
         help="a serial scale (MT-SICS, Toledo 8217, NCI or CAS) on a pseudo-terminal",
         description="Prints the scale URL. Type a weight in grams and Enter to place it; "
-        "'r' removes it, 'o' overloads.",
+        "'r' removes it; faults: motion, overload, under, noise, split, slow S, hang (and "
+        "nak, bad-bcc for CAS; fault NAME for NCI); 'ok' clears them; 'help' lists all.",
     )
     scale.add_argument("--weight", type=float, default=0.0, help="grams on the pan at start")
     scale.add_argument(
@@ -63,12 +78,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="wire protocol (default mt-sics; hid: a USB HID scale's reports over TCP)",
     )
     scale.add_argument("--unit", help="unit the scale shows: g, kg, lb or oz")
+    scale.add_argument(
+        "--baud",
+        type=int,
+        default=9600,
+        help="baud rate the scale is set to; it answers only a port set to it (9600)",
+    )
     scale.set_defaults(func=emulate_scale)
-    label = emu_subs.add_parser("label-printer", help="a ZPL label printer on TCP")
+    label = emu_subs.add_parser(
+        "label-printer",
+        help="a ZPL label printer on TCP",
+        description="Prints the printer URL. Type a fault and Enter: paper-out, head-open, "
+        "ribbon-out, pause, cutter, hot, motor-hot, near-end, silent, slow S, drop, offline "
+        "(each with 'off' to clear); 'ok' clears them all; 'help' lists them.",
+    )
     label.add_argument("--port", type=int, default=0, help="TCP port (default: a free one)")
     label.add_argument("--folder", help="also save each printed label as NNNN.zpl here")
     label.set_defaults(func=emulate_label_printer)
-    slip = emu_subs.add_parser("slip-printer", help="an ESC/POS slip printer on TCP")
+    slip = emu_subs.add_parser(
+        "slip-printer",
+        help="an ESC/POS slip printer on TCP",
+        description="Prints the printer URL. Type a fault and Enter: paper-out, near-end, "
+        "cover-open, offline, silent, unplug (each with 'off' to clear); 'ok' clears them "
+        "all; 'help' lists them.",
+    )
     slip.add_argument("--port", type=int, default=0, help="TCP port (default: a free one)")
     slip.set_defaults(func=emulate_slip_printer)
     scanner = emu_subs.add_parser(
@@ -177,22 +210,42 @@ def read_scale(args: argparse.Namespace) -> int:
 
 
 def probe_scale(args: argparse.Namespace) -> int:
-    """Find the scale protocol on ``args.port`` and print the URL for it."""
-    from drivers.probe import probe
+    """Find the scale protocol (and baud rate) on ``args.port``; print the URL for it."""
+    from drivers.probe import Attempt, plan, probe, worst_case_seconds
 
-    report = probe(args.port, timeout=args.timeout)
+    try:
+        bauds = [int(b) for b in args.bauds.split(",") if b.strip()] if args.sweep else []
+    except ValueError:
+        print(f"--bauds {args.bauds!r}: give rates like 9600,4800", file=sys.stderr)
+        return 2
+    tries = len(plan(bauds=bauds))
+    longest = worst_case_seconds(args.timeout, bauds=bauds)
+    print(
+        f"Trying {tries} settings on {args.port}, read-only; up to {longest:.0f} s if "
+        "nothing answers.",
+        file=sys.stderr,
+        flush=True,
+    )
+
+    def show(a: Attempt) -> None:
+        print(f"{a.protocol:<12} {a.settings:<10} {a.detail}", flush=True)
+
+    report = probe(
+        args.port, timeout=args.timeout, bauds=bauds, on_attempt=None if args.json else show
+    )
     if args.json:
         print(json.dumps(report.as_json()))
-    else:
-        for a in report.attempts:
-            print(f"{a.protocol:<12} {a.settings}: {a.detail}")
-        if report.url:
-            print(f"Put this in the station config: {report.url}")
+    elif report.found is not None:
+        found = report.found
+        print(f"Found {found.protocol} at {found.settings} after {report.seconds:.1f} s.")
+        print(f"Put this in the station config: {report.url}")
     if report.found is None:
-        tried = ", ".join(f"{a.protocol} at {a.settings}" for a in report.attempts)
+        rates = sorted({a.baud for a in report.attempts})
         print(
-            f"No scale answered on {args.port} (tried {tried}): check power, cable and "
-            "the scale's interface settings.",
+            f"No scale answered on {args.port} (tried {len(report.attempts)} settings: "
+            f"{', '.join(dict.fromkeys(a.protocol for a in report.attempts))} at "
+            f"{', '.join(map(str, rates))} baud, {report.seconds:.1f} s): check power, "
+            "cable and the scale's interface settings.",
             file=sys.stderr,
         )
         return 1
@@ -201,51 +254,58 @@ def probe_scale(args: argparse.Namespace) -> int:
 
 def emulate_scale(args: argparse.Namespace) -> int:
     """Run a scale emulator of ``args.protocol``; stdin lines control it."""
+    from drivers.emulators.controls import SCALE, Console
     from drivers.urls import SCALE_PROTOCOLS, _load
 
+    kwargs: dict[str, object] = {"unit": args.unit} if args.unit else {}
     if args.protocol == "hid":
         emulator = _load("drivers.emulators.hid_scale:HidScaleEmulator")
     else:
         emulator = _load(SCALE_PROTOCOLS[args.protocol].emulator)
-    kwargs = {"unit": args.unit} if args.unit else {}
+        kwargs["baud"] = args.baud
     with emulator(weight=args.weight, **kwargs) as emu:
         _announce(emu.url)
 
-        def control(line: str) -> None:
+        def pan(line: str) -> str | None:
             if line in ("r", "remove"):
                 emu.remove()
-            elif line in ("o", "overload"):
-                if hasattr(emu, "overload"):
-                    emu.overload()
-                else:  # the HID scale reports a status instead
-                    from drivers.protocols.hid_scale import Status
+                return "removed"
+            if line in ("o", "overload"):  # the HID scale reports a status instead
+                from drivers.protocols.hid_scale import Status
 
-                    emu.status(Status.OVERWEIGHT)
-            else:
-                try:
-                    emu.place(float(line))
-                except ValueError:
-                    print("type grams, 'r' (remove) or 'o' (overload)", file=sys.stderr)
+                emu.status(Status.OVERWEIGHT)
+                return "overload: on"
+            try:
+                grams = float(line)
+            except ValueError:
+                return None
+            emu.place(grams)
+            return f"placed {grams:g} g"
 
-        return _serve(control)
+        help_text = f"  {'GRAMS':<18} place a parcel (settles)\n  {'r':<18} remove it"
+        if not hasattr(emu, "overload"):
+            help_text += f"\n  {'o':<18} overload (until a weight is placed)"
+        return _serve(Console(emu, SCALE, pan, help_text))
 
 
 def emulate_label_printer(args: argparse.Namespace) -> int:
-    """Run a ZPL printer emulator."""
+    """Run a ZPL printer emulator; stdin lines inject faults."""
+    from drivers.emulators.controls import LABEL_PRINTER, Console
     from drivers.emulators.zpl_printer import ZplPrinterEmulator
 
     with ZplPrinterEmulator(port=args.port, folder=args.folder) as emu:
         _announce(emu.url)
-        return _serve()
+        return _serve(Console(emu, LABEL_PRINTER))
 
 
 def emulate_slip_printer(args: argparse.Namespace) -> int:
-    """Run an ESC/POS printer emulator."""
+    """Run an ESC/POS printer emulator; stdin lines inject faults."""
+    from drivers.emulators.controls import SLIP_PRINTER, Console
     from drivers.emulators.escpos_printer import EscposPrinterEmulator
 
     with EscposPrinterEmulator(port=args.port) as emu:
         _announce(emu.url)
-        return _serve()
+        return _serve(Console(emu, SLIP_PRINTER))
 
 
 def emulate_scanner(args: argparse.Namespace) -> int:
@@ -254,23 +314,41 @@ def emulate_scanner(args: argparse.Namespace) -> int:
 
     with SerialScannerEmulator() as emu:
         _announce(emu.url)
-        return _serve(emu.scan)
+
+        def scan(line: str) -> tuple[bool, str]:
+            emu.scan(line)
+            return True, ""
+
+        return _serve(scan)
 
 
 def _announce(url: str) -> None:
     print(url, flush=True)
-    print("running; Ctrl-C to stop", file=sys.stderr, flush=True)
+    print("running; type 'help' for the controls, Ctrl-C to stop", file=sys.stderr, flush=True)
 
 
-def _serve(on_line: Callable[[str], None] | None = None) -> int:
-    """Feed stdin lines to ``on_line`` (if any); wait for Ctrl-C. Returns the exit code."""
+class _Lines(Protocol):
+    def handle(self, line: str) -> tuple[bool, str]: ...
+
+
+def _serve(on_line: _Lines | Callable[[str], tuple[bool, str]] | None = None) -> int:
+    """Feed stdin lines to ``on_line`` (if any); wait for Ctrl-C. Returns the exit code.
+
+    What a line did goes to stdout (one line, or the help list), so a script driving the
+    emulator can wait for it before looking at the device; what was not understood goes
+    to stderr.
+    """
     # `kill PID` stops it as cleanly as Ctrl-C (emulators close their pty/socket).
     signal.signal(signal.SIGTERM, _interrupt)
+    handle = getattr(on_line, "handle", on_line)
     try:
-        if on_line is not None and sys.stdin is not None and not sys.stdin.closed:
+        if handle is not None and sys.stdin is not None and not sys.stdin.closed:
             for line in sys.stdin:
-                if line.strip():
-                    on_line(line.strip())
+                if not line.strip():
+                    continue
+                understood, said = handle(line.strip())
+                if said:
+                    print(said, file=sys.stdout if understood else sys.stderr, flush=True)
         threading.Event().wait()  # stdin closed (or unused): keep serving until Ctrl-C
     except KeyboardInterrupt:
         pass

@@ -12,11 +12,15 @@ another kind:
 3. CAS (9600 8N1): ENQ; after an ACK, DC1 to finish the exchange (it only asks for data).
 4. MT-SICS (9600 8N1): ``I4`` (serial number), then ``SI`` (weight now).
 
-No zero, tare, unit change or setup command is ever sent.
+No zero, tare, unit change or setup command is ever sent. With ``bauds`` (the CLI's
+default sweep) the same four are then tried at each other rate, keeping each protocol's
+data bits and parity: scales are often left at 4800, 2400 or 19200 by whoever set them up.
+The first answer ends the probe, so a scale at its usual setting costs no more than before.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -57,6 +61,7 @@ class ProbeReport:
 
     port: str
     attempts: list[Attempt] = field(default_factory=list)
+    seconds: float = 0.0  # how long the whole probe took
 
     @property
     def found(self) -> Attempt | None:
@@ -73,6 +78,7 @@ class ProbeReport:
             "protocol": found.protocol if found else None,
             "settings": found.settings if found else None,
             "url": self.url,
+            "seconds": round(self.seconds, 2),
             "attempts": [
                 {
                     "protocol": a.protocol,
@@ -88,6 +94,43 @@ class ProbeReport:
 Opener = Callable[[str, ScaleProtocol], Transport]
 
 ORDER = ("toledo-8217", "nci", "cas", "mt-sics")
+# After each protocol's usual rate (9600 for all four): 4800 and 2400 on older scales and
+# ECR setups, 19200 on a few newer ones.
+SWEEP_BAUDS = (9600, 4800, 2400, 19200)
+
+# Worst case of each probe with nothing answering, in answer timeouts (plus fixed pauses):
+# Toledo waits for the echo and for W (and 0.05 s after F), NCI for a CR (half) and for
+# W and S, CAS for ENQ, MT-SICS for I4 and SI.
+_SILENT_COST = {
+    "toledo-8217": (2.0, 0.05),
+    "nci": (2.5, 0.0),
+    "cas": (1.0, 0.0),
+    "mt-sics": (2.0, 0.0),
+}
+
+
+def plan(protocols: Iterable[str] = ORDER, bauds: Iterable[int] = ()) -> list[ScaleProtocol]:
+    """The settings ``probe`` tries, in order: each protocol at its usual setting, then
+    at every rate in ``bauds`` it has not been tried at, rate by rate."""
+    usual = [SCALE_PROTOCOLS[name] for name in protocols]
+    extra = [
+        dataclasses.replace(proto, baud=baud)
+        for baud in dict.fromkeys(bauds)
+        for proto in usual
+        if baud != proto.baud
+    ]
+    return usual + extra
+
+
+def worst_case_seconds(
+    timeout: float = 0.5, protocols: Iterable[str] = ORDER, bauds: Iterable[int] = ()
+) -> float:
+    """How long ``probe`` takes when nothing answers (opening a port takes a little more)."""
+    total = 0.0
+    for proto in plan(protocols, bauds):
+        timeouts, fixed = _SILENT_COST[proto.name]
+        total += timeouts * timeout + fixed
+    return total
 
 
 def probe(
@@ -96,19 +139,29 @@ def probe(
     protocols: Iterable[str] = ORDER,
     open_transport: Opener | None = None,
     stop_at_first: bool = True,
+    bauds: Iterable[int] = (),
+    on_attempt: Callable[[Attempt], None] | None = None,
 ) -> ProbeReport:
     """Try each protocol on ``port``; ``timeout`` is the wait for each answer.
 
+    ``bauds`` adds a sweep: after every protocol at its usual setting, each at these rates
+    (see :func:`plan`; :func:`worst_case_seconds` says how long that may take).
+    ``on_attempt`` is called after each attempt, for progress output.
+
     Never raises for a device that does not answer; a port that cannot be opened is
-    recorded in every attempt's ``detail``.
+    recorded in the attempts' ``detail`` (and not swept: no rate will open it).
     """
     opener = open_transport or _serial
     report = ProbeReport(port)
-    transport: Transport | None = None
+    started = time.monotonic()
+    transport: _Counting | None = None
     opened_for: tuple[int, int, str, str] | None = None
+    protocols = tuple(protocols)
+    first_pass = len(protocols)
     try:
-        for name in protocols:
-            proto = SCALE_PROTOCOLS[name]
+        for index, proto in enumerate(plan(protocols, bauds)):
+            if index == first_pass and all(a.detail.startswith("error:") for a in report.attempts):
+                break
             settings = (proto.baud, proto.bytesize, proto.parity, proto.stopbits)
             detail = ""
             try:
@@ -118,28 +171,58 @@ def probe(
                     if transport is not None:
                         transport.close()
                     transport, opened_for = None, None
-                    transport, opened_for = opener(port, proto), settings
-                detail = _PROBES[name](transport, timeout) or ""
+                    transport, opened_for = _Counting(opener(port, proto)), settings
+                transport.count = 0
+                detail = _PROBES[proto.name](transport, timeout) or ""
+                if not detail and transport.count:
+                    detail = (
+                        f"no answer we understand ({transport.count} bytes of something "
+                        "else: another protocol, or another baud rate)"
+                    )
             except DeviceError as exc:
                 detail = f"error: {exc}"
-            answered = bool(detail) and not detail.startswith("error:")
-            report.attempts.append(
-                Attempt(
-                    proto.name,
-                    proto.baud,
-                    proto.bytesize,
-                    proto.parity,
-                    proto.stopbits,
-                    answered,
-                    detail or "no answer",
-                )
+            answered = bool(detail) and not detail.startswith(("error:", "no answer"))
+            attempt = Attempt(
+                proto.name,
+                proto.baud,
+                proto.bytesize,
+                proto.parity,
+                proto.stopbits,
+                answered,
+                detail or "no answer",
             )
+            report.attempts.append(attempt)
+            if on_attempt is not None:
+                on_attempt(attempt)
             if answered and stop_at_first:
                 break
     finally:
         if transport is not None:
             transport.close()
+        report.seconds = time.monotonic() - started
     return report
+
+
+class _Counting(Transport):
+    """Counts the bytes read, so "silence" and "bytes we could not read" (the usual sign
+    of a wrong baud rate) are told apart in the report."""
+
+    def __init__(self, inner: Transport) -> None:
+        self.inner, self.name, self.count = inner, inner.name, 0
+
+    def write(self, data: bytes) -> None:
+        self.inner.write(data)
+
+    def read(self, timeout: float) -> bytes:
+        data = self.inner.read(timeout)
+        self.count += len(data)
+        return data
+
+    def reset_input(self) -> None:
+        self.inner.reset_input()
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 def _serial(port: str, proto: ScaleProtocol) -> Transport:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 from drivers.base import Scale, Weight
 from drivers.errors import BadFrame, DeviceUnreachable, ScaleError
@@ -12,6 +13,11 @@ from drivers.protocols import cas
 from drivers.transports.base import Transport
 
 _UNSTEADY = "Weight not settling: keep the parcel still, out of draughts, and weigh again."
+_NOT_READY = "Scale is not ready to send a weight (it answers NAK): check its display."
+_GARBLED = (
+    "Scale sends data we cannot read: check it is set to the CAS ENQ/ACK protocol and the "
+    "serial settings match (usually 9600 8N1)."
+)
 
 
 class _NoAnswer(DeviceUnreachable):
@@ -21,15 +27,23 @@ class _NoAnswer(DeviceUnreachable):
 class CasScale(Scale):
     """CAS ENQ/ACK scale. Each reading is ENQ, ACK, DC1, frame; ``read(stable=True)``
     repeats that every ``poll`` s until the frame says ``S``. ``answer_timeout`` is how
-    long each step waits. The protocol has no zero or tare commands.
+    long each step waits; ``silence`` how long :meth:`stream` goes on without a reading
+    before giving up. The protocol has no zero or tare commands.
     """
 
+    CAN_STREAM = True
+
     def __init__(
-        self, transport: Transport, poll: float = 0.1, answer_timeout: float = 0.5
+        self,
+        transport: Transport,
+        poll: float = 0.1,
+        answer_timeout: float = 0.5,
+        silence: float = 2.0,
     ) -> None:
         self.transport = transport
         self.poll = poll
         self.answer_timeout = answer_timeout
+        self.silence = silence
         self._parser = cas.Parser()
         self._port = threading.Lock()
 
@@ -56,21 +70,50 @@ class CasScale(Scale):
                     if moving:
                         raise ScaleError(_UNSTEADY, "unstable")
                     if refused:
-                        raise ScaleError(
-                            "Scale is not ready to send a weight (it answers NAK): "
-                            "check its display.",
-                            "busy",
-                        )
+                        raise ScaleError(_NOT_READY, "busy")
                     if garbled:
-                        raise BadFrame(
-                            "Scale sends data we cannot read: check it is set to the CAS "
-                            "ENQ/ACK protocol and the serial settings match (usually 9600 8N1)."
-                        )
+                        raise BadFrame(_GARBLED)
                     raise _NoAnswer(
                         f"Scale not answering on {self.transport.name}: check power and cable."
                     )
                 if why != "silent":
                     time.sleep(self.poll)
+
+    def stream(self, on_reading: Callable[[Weight], None], stop: Callable[[], bool]) -> None:
+        """Call ``on_reading`` for every reading, stable or not, until ``stop()`` is true.
+
+        The ENQ/ACK protocol sends nothing unasked (the continuous "stream mode" of some
+        CAS indicators is another frame format, the 22-byte ``ST,GS,...`` one, not
+        spoken here), so this runs one ENQ/ACK/DC1 exchange every ``poll`` s on the open
+        port, paced from the start of each, without :meth:`read`'s waiting for ``S``.
+        Raises ScaleError (overload; NAK for ``silence`` s is ``busy``), DeviceUnreachable
+        (port gone, or no answer for ``silence`` s), BadFrame (only garbage or bad
+        checksums for ``silence`` s, or a unit other than g/kg/lb/oz).
+        """
+        last_reading = time.monotonic()
+        refused = garbled = False
+        while not stop():
+            asked = time.monotonic()
+            with self._port:
+                reading, why = self._once(asked + 2 * self.answer_timeout)
+                garbled = garbled or self._parser.garbage > 0
+            if reading is not None:
+                last_reading, refused, garbled = time.monotonic(), False, False
+                on_reading(self._weight(reading))
+            else:
+                refused = refused or why == "nak"
+                if time.monotonic() - last_reading > self.silence:
+                    if refused:
+                        raise ScaleError(_NOT_READY, "busy")
+                    if garbled:
+                        raise BadFrame(_GARBLED)
+                    raise _NoAnswer(
+                        f"Scale not answering on {self.transport.name}: check power and cable."
+                    )
+                if why == "silent":
+                    continue  # it already waited for the answer: ask again at once
+            while not stop() and (left := asked + self.poll - time.monotonic()) > 0:
+                time.sleep(min(left, 0.02))
 
     def close(self) -> None:
         """Release the port. Never raises."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 from drivers.base import Scale, Weight
 from drivers.errors import BadFrame, DeviceUnreachable, ScaleError
@@ -26,16 +27,23 @@ class NciScale(Scale):
 
     ``answer_timeout`` is how long one command waits (SCP-01: "one second should be more
     than adequate"). The protocol has no tare command: ``CAN_TARE`` is False.
+    ``silence`` is how long :meth:`stream` goes on without an answer before giving up.
     """
 
     CAN_ZERO = True
+    CAN_STREAM = True
 
     def __init__(
-        self, transport: Transport, poll: float = 0.1, answer_timeout: float = 1.0
+        self,
+        transport: Transport,
+        poll: float = 0.1,
+        answer_timeout: float = 1.0,
+        silence: float = 2.0,
     ) -> None:
         self.transport = transport
         self.poll = poll
         self.answer_timeout = answer_timeout
+        self.silence = silence
         self._parser = nci.Parser()
         self._port = threading.Lock()
 
@@ -71,6 +79,35 @@ class NciScale(Scale):
                         )
                     raise ScaleError(_UNSTEADY, "unstable")
                 time.sleep(self.poll)
+
+    def stream(self, on_reading: Callable[[Weight], None], stop: Callable[[], bool]) -> None:
+        """Call ``on_reading`` for every reading, moving or not, until ``stop()`` is true.
+
+        SCP-01 has no continuous mode (its commands are W, S, Z, H, U and M), so this asks
+        ``W`` every ``poll`` s on the open port: one command and one answer per reading,
+        paced from the start of each ask, none of :meth:`read`'s waiting for stability.
+        The port lock is taken per ask, so :meth:`zero` from another thread runs between
+        two readings. An answer without a weight (status only, as some models send while
+        moving) is skipped. Raises ScaleError (overload, underload, scale fault),
+        DeviceUnreachable (port gone, or no answer for ``silence`` s), BadFrame (only
+        garbage for ``silence`` s).
+        """
+        last_answer = time.monotonic()
+        garbled = False
+        while not stop():
+            asked = time.monotonic()
+            with self._port:
+                reply = self._ask(nci.WEIGHT, self.answer_timeout)
+                garbled = garbled or self._parser.garbage > 0
+            if reply is None:
+                if time.monotonic() - last_answer > self.silence:
+                    raise self._no_answer(garbled)
+                continue
+            last_answer, garbled = time.monotonic(), False
+            weight = self._weight(reply)
+            if weight is not None:
+                on_reading(weight)
+            _pause_until(asked + self.poll, stop)
 
     def zero(self, timeout: float = 5.0) -> None:
         """Zero the scale (``Z``; ignored by the scale when moving or outside its zero range).
@@ -167,3 +204,9 @@ class NciScale(Scale):
                 "and the serial settings match (usually 9600 baud, 7E1)."
             )
         return _NoAnswer(f"Scale not answering on {self.transport.name}: check power and cable.")
+
+
+def _pause_until(when: float, stop: Callable[[], bool]) -> None:
+    """Sleep until ``when`` (monotonic), waking early if ``stop()`` turns true."""
+    while not stop() and (left := when - time.monotonic()) > 0:
+        time.sleep(min(left, 0.02))

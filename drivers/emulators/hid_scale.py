@@ -63,6 +63,11 @@ class HidScaleEmulator:
             self._grams, self._raw = grams, None
             self._stable_at = time.monotonic() + settle
 
+    def motion(self, on: bool = True) -> None:
+        """Keep the weight moving (never stable) until switched off."""
+        with self._lock:
+            self._stable_at = float("inf") if on else time.monotonic()
+
     def remove(self) -> None:
         self.set_weight(0.0)
 

@@ -36,12 +36,12 @@ class MtSicsScaleEmulator(SerialScaleEmulator):
         settle: float = 0.5,
         stability_timeout: float = 3.0,
         stream_hz: float = 10.0,
-        baud: int = 9600,
+        baud: int | None = 9600,
     ) -> None:
-        super().__init__(weight=weight, unit=unit, capacity=capacity, settle=settle)
+        self.url_options = ""  # MT-SICS is 8N1 anyway: the URL needs only the baud rate
+        super().__init__(weight=weight, unit=unit, capacity=capacity, settle=settle, baud=baud)
         self.stability_timeout = stability_timeout
         self.stream_interval = 1.0 / stream_hz
-        self.url_options = f"baud={baud}"
         self._framer = LineFramer()
         # Guarded by the base's lock, as the pan is.
         self._commands: list[str] = []

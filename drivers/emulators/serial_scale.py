@@ -10,6 +10,7 @@ inject the same faults with the same calls as for the MT-SICS emulator.
 from __future__ import annotations
 
 import math
+import termios
 import threading
 import time
 from dataclasses import dataclass, field
@@ -18,6 +19,9 @@ from drivers.base import GRAMS_PER, Unit
 from drivers.emulators.pty_port import PtyPort
 
 DEFAULT_NOISE = b"\x00\xfe\x13#~\x7f"  # a NUL, 8-bit junk, XOFF, printable junk; no digits
+# What a host reads back when it talks to a scale at the wrong baud rate: framing errors
+# come out as high-bit and NUL bytes, none of which starts a frame in any protocol here.
+MISHEARD = b"\x80\xf8\x00\xfe"
 
 
 @dataclass
@@ -33,6 +37,7 @@ class PanState:
     noise: bytes = b""
     split: bool = False
     received: list[bytes] = field(default_factory=list)
+    misheard: int = 0  # chunks received at the wrong baud rate
 
 
 class SerialScaleEmulator:
@@ -40,6 +45,11 @@ class SerialScaleEmulator:
 
     Subclasses set :attr:`protocol`, :attr:`default_unit` and the URL's serial settings,
     and implement :meth:`_receive`; they read the pan through :meth:`_reading`.
+
+    ``baud`` is the rate the scale is set to. A pty carries bytes at any speed, but the
+    speed the driver set on the slave is visible on the master (Linux keeps one termios
+    for the pair), so bytes sent at another speed are treated as a real scale would: not
+    understood, answered with a little garbage (:data:`MISHEARD`). ``None`` accepts any.
     """
 
     protocol = ""
@@ -55,10 +65,15 @@ class SerialScaleEmulator:
         unit: str = "kg",
         capacity: float = 30000.0,
         settle: float = 0.5,
+        baud: int | None = 9600,
     ) -> None:
         self.unit = Unit(unit)
         self.capacity = capacity
         self.settle = settle
+        self.baud = baud
+        self._speed = getattr(termios, f"B{baud}") if baud else None
+        if baud:
+            self.url_options = "&".join(filter(None, (f"baud={baud}", self.url_options)))
         self._s = PanState(gross=weight)
         self._lock = threading.Lock()
         self._port: PtyPort | None = None
@@ -119,6 +134,13 @@ class SerialScaleEmulator:
         """Take everything off the pan (in motion, then stable at zero)."""
         self.place(0.0, settle)
 
+    def motion(self, on: bool = True) -> None:
+        """Keep what is on the pan moving (never stable) until switched off."""
+        with self._lock:
+            self._s.unsteady = on
+            if not on:
+                self._s.settle_until = 0.0
+
     def overload(self, on: bool = True) -> None:
         """Report overload until switched off or a weight is set."""
         with self._lock:
@@ -164,6 +186,12 @@ class SerialScaleEmulator:
         """Every chunk received so far, in order (for assertions)."""
         with self._lock:
             return list(self._s.received)
+
+    @property
+    def misheard(self) -> int:
+        """How many chunks arrived at a baud rate other than :attr:`baud`."""
+        with self._lock:
+            return self._s.misheard
 
     @property
     def tare_grams(self) -> float:
@@ -236,7 +264,11 @@ class SerialScaleEmulator:
                 with self._lock:
                     if data:
                         self._s.received.append(data)
-                        if self._s.answering:
+                        if not self._speed_matches(port):
+                            self._s.misheard += 1
+                            if self._s.answering:
+                                outbox.append((now + self._s.delay, MISHEARD))
+                        elif self._s.answering:
                             at = now + self._s.delay
                             outbox += [(at, answer) for answer in self._receive(data, now)]
                     outbox += self._tick(now)
@@ -248,3 +280,11 @@ class SerialScaleEmulator:
                     port.write(frame, chunk_gap=0.005 if split else 0.0, chunks=3 if split else 1)
         finally:
             port.close()
+
+    def _speed_matches(self, port: PtyPort) -> bool:
+        if self._speed is None:
+            return True
+        try:
+            return termios.tcgetattr(port.fileno())[4] == self._speed
+        except termios.error:  # cannot tell (port closing): do not pretend a mismatch
+            return True

@@ -1,0 +1,117 @@
+"""Typed fault controls of `doms emulate ...` (issue 5): the CLI runs as a subprocess, the
+test types into its stdin and checks the device's state over the wire with the drivers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from drivers.base import PrinterState
+from drivers.emulators.controls import LABEL_PRINTER, SCALE, Console
+from drivers.emulators.nci_scale import NciScaleEmulator
+from drivers.emulators.zpl_printer import ZplPrinterEmulator
+from drivers.errors import DeviceUnreachable
+from drivers.urls import open_label_printer, open_scale, open_slip_printer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Emulator:
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.proc = proc
+        self.url = proc.stdout.readline().strip()
+
+    def type(self, line: str) -> str:
+        """Type ``line``; return what the emulator said it did (waits for it)."""
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        return self.proc.stdout.readline().strip()
+
+
+@contextmanager
+def emulate(*args: str) -> Iterator[Emulator]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "doms", "emulate", *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        yield Emulator(proc)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_label_printer_faults_typed_show_in_its_status():
+    with emulate("label-printer") as emu:
+        printer = open_label_printer(emu.url)
+        try:
+            assert emu.type("paper-out") == "paper-out: on"
+            assert PrinterState.PAPER_OUT in printer.status().conditions
+            assert emu.type("cutter") == "cutter: on"
+            assert "cutter" in printer.status().detail
+            assert emu.type("ok") == "ok: every fault cleared"
+            assert printer.status().ready
+            assert emu.type("offline").startswith("offline: connections refused")
+            assert printer.status().conditions == (PrinterState.UNREACHABLE,)
+            emu.type("online")
+            assert printer.status().ready
+        finally:
+            printer.close()
+
+
+def test_slip_printer_cover_open_then_ok():
+    with emulate("slip-printer") as emu:
+        printer = open_slip_printer(emu.url)
+        try:
+            assert emu.type("cover-open") == "cover-open: on"
+            assert PrinterState.COVER_OPEN in printer.status().conditions
+            emu.type("ok")
+            assert printer.status().ready
+        finally:
+            printer.close()
+
+
+def test_scale_motion_hang_and_ok():
+    with emulate("scale", "--protocol", "nci", "--weight", "500") as emu:
+        scale = open_scale(emu.url)
+        try:
+            assert emu.type("motion") == "motion: on"
+            assert not scale.read(stable=False, timeout=1).stable
+            assert emu.type("hang").startswith("hang: connected but not answering")
+            with pytest.raises(DeviceUnreachable):
+                scale.read(timeout=0.3)
+            emu.type("ok")
+            weight = scale.read(timeout=2)
+            assert weight.stable and weight.grams == pytest.approx(500, abs=2.5)
+        finally:
+            scale.close()
+
+
+def test_help_lists_only_what_the_emulator_supports():
+    with NciScaleEmulator() as emu:
+        console = Console(emu, SCALE)
+        text = console.handle("help")[1]
+    assert "fault NAME" in text and "motion" in text and "slow SECONDS" in text
+    assert "bad-bcc" not in text  # a CAS fault: the NCI emulator has none
+
+
+def test_mistakes_are_reported_not_raised():
+    with ZplPrinterEmulator() as emu:
+        console = Console(emu, LABEL_PRINTER)
+        assert console.handle("slow soon") == (
+            False,
+            "slow: give seconds, not 'soon' (usage: slow SECONDS)",
+        )
+        assert console.handle("paper-out maybe")[0] is False
+        assert console.handle("jam")[1].startswith("unknown command 'jam'")
+        assert console.handle("slow 0.5") == (True, "slow: answers 0.5 s late")
+        assert console.handle("silent")[0] and emu.host_status().head_open
