@@ -29,6 +29,8 @@ column                  required  meaning
 ``country``             yes       ISO 3166-1 alpha-2 (``US``); alpha-3 or the English name
                                   are accepted and converted
 ``phone``
+``lat``, ``lon``                  the address's coordinates, decimal degrees (both or
+                                  neither): routing uses them before the postal code
 ``line_id``                       the line's id (default: its position in the order, 1..)
 ``sku``                 yes       our SKU, or a product key linked with ``doms hub map-sku
                                   csv KEY SKU``
@@ -64,6 +66,7 @@ from routing.intake.model import (
     ProductKey,
     Skipped,
     checked,
+    coordinates,
     country_code,
     default_ship_by,
     money,
@@ -76,7 +79,7 @@ from routing.intake.model import (
 ORDER_COLUMNS = (
     "order_id", "order_ref", "placed_at", "ship_by", "deliver_by", "priority", "service",
     "name", "company", "street1", "street2", "city", "region", "postal_code", "country",
-    "phone", "currency", "status",
+    "phone", "lat", "lon", "currency", "status",
 )  # fmt: skip
 LINE_COLUMNS = ("line_id", "sku", "qty", "unit_price")
 COLUMNS = ORDER_COLUMNS + LINE_COLUMNS
@@ -187,6 +190,7 @@ def _order(key: str, order: _Order, now: dt.datetime) -> IncomingOrder | Skipped
                  qty=int(qty), unit_price=price)
         )  # fmt: skip
     placed = when("placed_at") or now
+    lat, lon = _coordinates(v, at)
     ship_to = Address(
         name=need("name"),
         company=v.get("company", ""),
@@ -197,6 +201,8 @@ def _order(key: str, order: _Order, now: dt.datetime) -> IncomingOrder | Skipped
         postal_code=v.get("postal_code", ""),
         country=country,
         phone=text(v.get("phone")),
+        lat=lat,
+        lon=lon,
     )
     incoming = IncomingOrder(
         channel="csv",
@@ -215,3 +221,15 @@ def _order(key: str, order: _Order, now: dt.datetime) -> IncomingOrder | Skipped
         return checked(incoming)
     except IntakeError as exc:
         raise IntakeError(f"row {first}: {exc}") from None
+
+
+def _coordinates(v: dict[str, str], at) -> tuple[float | None, float | None]:
+    lat, lon = v.get("lat", ""), v.get("lon", "")
+    if not lat and not lon:
+        return None, None
+    if not (lat and lon):
+        raise IntakeError(f"{at('lat' if lat else 'lon')}: give both lat and lon, or neither")
+    pair = coordinates(lat, lon)
+    if pair == (None, None):
+        raise IntakeError(f"{at('lat')}: ({lat}, {lon}) is not a latitude and longitude")
+    return pair

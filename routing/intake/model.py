@@ -62,6 +62,11 @@ class Address(msgspec.Struct, frozen=True, kw_only=True):
     postal_code: str = ""
     country: str  # ISO 3166-1 alpha-2
     phone: str = ""
+    # The channel's geocode of the address, when it sends one: routing places the
+    # destination by it before the postal code, so an address whose postal code has no
+    # offline centroid (outside the US) can still be routed.
+    lat: float | None = None
+    lon: float | None = None
 
 
 class ProductKey(msgspec.Struct, frozen=True):
@@ -250,6 +255,29 @@ def region_code(country: str, value: str) -> str:
         if _fold(sub.name) == wanted:
             return sub.code.split("-", 1)[1]
     return region
+
+
+def coordinates(lat: Any, lon: Any) -> tuple[float | None, float | None]:
+    """``(lat, lon)`` as floats when both are given and on the globe, else ``(None,
+    None)``. (0, 0) counts as none: it is what a failed geocode leaves behind, and it
+    would route a parcel to the Gulf of Guinea's nearest site."""
+    try:
+        la, lo = float(lat), float(lon)
+    except (TypeError, ValueError):
+        return None, None
+    if not (-90 <= la <= 90 and -180 <= lo <= 180) or (la, lo) == (0.0, 0.0):
+        return None, None
+    return la, lo
+
+
+def ship_to_map(address: Address) -> dict[str, Any]:
+    """The address as the hub stores ``ship_to``: the station's keys, plus ``lat``/``lon``
+    only when known (stations and labels never see a null coordinate)."""
+    data = msgspec.to_builtins(address)
+    if data.get("lat") is None or data.get("lon") is None:
+        data.pop("lat", None)
+        data.pop("lon", None)
+    return data
 
 
 def _fold(name: str) -> str:

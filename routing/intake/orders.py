@@ -24,7 +24,7 @@ import sqlite_utils
 from doms.db import now_iso, transaction
 from routing.intake import skumap
 from routing.intake.formats import parse_bytes
-from routing.intake.model import IncomingOrder, IntakeError, Skipped, iso
+from routing.intake.model import IncomingOrder, IntakeError, Skipped, iso, ship_to_map
 
 
 class Intake(msgspec.Struct, frozen=True):
@@ -114,7 +114,7 @@ def _take_one(db: sqlite_utils.Database, order: IncomingOrder, source: str) -> I
             "priority": order.priority,
             "status": status,
             "hold_reason": hold_reason,
-            "ship_to": json.dumps(msgspec.to_builtins(order.ship_to), ensure_ascii=False),
+            "ship_to": json.dumps(ship_to_map(order.ship_to), ensure_ascii=False),
             "carrier": "",  # the routing engine chooses carrier and service
             "service": "",
         }

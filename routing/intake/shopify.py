@@ -5,7 +5,8 @@ Accepted shapes: the webhook body (one order object), ``{"order": {...}}`` (GET
 ``id`` (the channel order id), ``name`` ("#1043", the reference people use),
 ``created_at``, ``currency``, ``cancelled_at``, ``shipping_address`` (``name`` or
 ``first_name``/``last_name``, ``company``, ``address1``, ``address2``, ``city``,
-``province_code``/``province``, ``zip``, ``country_code``, ``phone``), ``shipping_lines``
+``province_code``/``province``, ``zip``, ``country_code``, ``phone``, ``latitude``/
+``longitude``: Shopify's geocode, kept as ``lat``/``lon``), ``shipping_lines``
 (title, price), money totals, and ``line_items[]`` (``id``, ``variant_id``, ``sku``,
 ``quantity``, ``price``, ``title``, ``requires_shipping``). Lines that need no shipping
 (gift cards, digital goods) are left out; an order with none left is skipped. Shopify has
@@ -36,6 +37,7 @@ from routing.intake.model import (
     Skipped,
     Totals,
     checked,
+    coordinates,
     country_code,
     default_ship_by,
     region_code,
@@ -58,6 +60,8 @@ class _Address(msgspec.Struct):
     country: str | None = None
     country_code: str | None = None
     phone: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
 
 
 class _LineItem(msgspec.Struct):
@@ -175,6 +179,7 @@ def _address(order: _Order, a: _Address) -> Address:
         a.country_code or a.country or "", f"shopify order {order.name}: country"
     )
     name = text(a.name) or " ".join(p for p in (text(a.first_name), text(a.last_name)) if p)
+    lat, lon = coordinates(a.latitude, a.longitude)
     return Address(
         name=name,
         company=text(a.company),
@@ -185,6 +190,8 @@ def _address(order: _Order, a: _Address) -> Address:
         postal_code=text(a.zip),
         country=country,
         phone=text(a.phone) or text(order.phone),
+        lat=lat,
+        lon=lon,
     )
 
 
