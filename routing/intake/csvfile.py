@@ -34,7 +34,9 @@ column                  required  meaning
 ``line_id``                       the line's id (default: its position in the order, 1..)
 ``sku``                 yes       our SKU, or a product key linked with ``doms hub map-sku
                                   csv KEY SKU``
-``qty``                 yes       whole number >= 1
+``qty``                 yes       whole number >= 0; 0 cancels the line. Imported again
+                                  with a lower qty (matched by ``line_id``), the hub's order
+                                  ships fewer units; every line at 0 cancels the order
 ``unit_price``                    decimal, ``12.50`` (a decimal point, no thousands marks)
 ``currency``                      ISO 4217, ``USD``
 ``status``                        ``cancelled`` (or ``canceled``): the order is cancelled;
@@ -182,13 +184,15 @@ def _order(key: str, order: _Order, now: dt.datetime) -> IncomingOrder | Skipped
         if not cells["sku"]:
             raise IntakeError(f"row {row}: no sku")
         qty = cells["qty"]
-        if not (qty.isascii() and qty.isdigit()) or int(qty) < 1:
-            raise IntakeError(f"row {row}: qty {qty!r} is not a whole number >= 1")
+        if not (qty.isascii() and qty.isdigit()):
+            raise IntakeError(f"row {row}: qty {qty!r} is not a whole number >= 0")
         price = money(cells["unit_price"], f"row {row}: unit_price")
         lines.append(
             Line(line_id=cells["line_id"] or str(n), keys=(ProductKey("sku", cells["sku"]),),
                  qty=int(qty), unit_price=price)
         )  # fmt: skip
+    if not any(line.qty for line in lines):
+        return Skipped("csv", key, "has qty 0 on every line", cancelled=True)
     placed = when("placed_at") or now
     lat, lon = _coordinates(v, at)
     ship_to = Address(

@@ -81,7 +81,7 @@ class Line(msgspec.Struct, frozen=True, kw_only=True):
 
     line_id: str  # the channel's line id (TikTok: its unit line ids, comma separated)
     keys: tuple[ProductKey, ...]  # most specific first, see KEY_TYPES
-    qty: int
+    qty: int  # 0: the channel removed every unit of the line (refunded, cancelled, edited out)
     unit_price: Decimal | None = None
     title: str = ""
 
@@ -116,6 +116,9 @@ class IncomingOrder(msgspec.Struct, frozen=True, kw_only=True):
     totals: Totals = Totals()
     priority: int = 0  # 0 normal, 1 high, 2 urgent (the station's scale)
     service: str = ""  # the shipping the buyer chose, in the channel's words
+    # The channel's refunds (Shopify refund ids) already counted in the lines' quantities:
+    # a refunds/create delivery of one of them changes nothing.
+    refunds: tuple[str, ...] = ()
 
     @property
     def order_id(self) -> str:
@@ -145,8 +148,10 @@ def checked(order: IncomingOrder) -> IncomingOrder:
         raise IntakeError(f"{where}: no order id")
     if not order.lines:
         raise IntakeError(f"{where}: no lines")
+    if not any(line.qty for line in order.lines):
+        raise IntakeError(f"{where}: every line has quantity 0")
     for n, line in enumerate(order.lines, 1):
-        if line.qty < 1:
+        if line.qty < 0:
             raise IntakeError(f"{where}: line {n} has quantity {line.qty}")
         if not line.keys or not all(k.value for k in line.keys):
             raise IntakeError(f"{where}: line {n} names no product")
