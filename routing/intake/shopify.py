@@ -12,7 +12,8 @@ Accepted shapes: the webhook body (one order object), ``{"order": {...}}`` (GET
 ``refunds[].refund_line_items``. Lines that need no shipping (gift cards, digital goods)
 are left out; an order with none left is skipped. A line's quantity is what is left to
 ship: ``current_quantity`` (REST 2024-01 and later: units removed by refunds and edits
-are gone from it), else ``quantity`` less the units refunded other than as returns; 0
+are gone from it) with returned units (``restock_type`` ``return``: shipped, not
+cancelled) added back, else ``quantity`` less the units refunded other than as returns; 0
 when every unit was removed, and an order with every line at 0 is a cancellation.
 Shopify has no ship-by date: it is placed + one business day.
 
@@ -181,16 +182,19 @@ def _parse_one(body: Any) -> IncomingOrder | Skipped:
     if not items:
         return Skipped("shopify", order_id, f"{order.name} has nothing to ship")
     refunded: dict[int, int] = {}
+    returned: dict[int, int] = {}
     for refund in order.refunds:
         for r in refund.refund_line_items:
-            if r.restock_type != _RETURN:
-                refunded[r.line_item_id] = refunded.get(r.line_item_id, 0) + r.quantity
+            into = returned if r.restock_type == _RETURN else refunded
+            into[r.line_item_id] = into.get(r.line_item_id, 0) + r.quantity
 
     def current(item: _LineItem) -> int:
-        # Shopify's own count when the API version has it (it knows order edits too);
-        # before 2024-01, the quantity less what refunds removed.
+        # Shopify's own count when the API version has it (it knows order edits too),
+        # with returned units added back: they were shipped, not cancelled. Before
+        # 2024-01, the quantity less what refunds removed.
         if item.current_quantity is not None:
-            return max(0, item.current_quantity)
+            back = item.current_quantity + returned.get(item.id, 0)
+            return max(0, min(item.quantity, back))
         return max(0, item.quantity - refunded.get(item.id, 0))
 
     if not any(current(item) for item in items):

@@ -177,6 +177,15 @@ def test_a_refund_of_returned_units_changes_no_shipment(db):
     assert counts(db) == before and lines(db, SHOPIFY) == {1: 2}
 
 
+def test_orders_updated_after_a_return_changes_no_shipment(db):
+    routed(db)
+    before = counts(db)
+    body = updated((LINE_A, 1))  # current_quantity 1 ...
+    body["refunds"] = [refund(8807, (LINE_A, 1), restock="return")]  # ... as it came back
+    assert deliver(db, "orders/updated", body)[1]["status"] == "duplicate"
+    assert counts(db) == before and lines(db, SHOPIFY) == {1: 2}
+
+
 def test_a_refund_of_an_order_never_taken_in_is_skipped(db):
     assert deliver(db, "refunds/create", refund(8805, (LINE_A, 1)))[1] == {
         "skipped": "order 5678901234567 is not at the hub"
@@ -290,3 +299,27 @@ def test_removing_the_unlinked_line_releases_a_held_order(db):
     report = import_bytes(db, json.dumps(gone).encode(), name="o.json")
     assert [r.status for r in report.orders] == ["amended"]
     assert (order_row(db, SHOPIFY)["status"], lines(db, SHOPIFY)) == ("new", {1: 2})
+
+
+# -- TikTok ----------------------------------------------------------------------------------
+def test_a_tiktok_unit_cancelled_after_intake_comes_off_its_line(tmp_path):
+    from routing import feed
+
+    from .conftest import SITE, SKUS
+
+    db = store.open_db(str(tmp_path / "t.db"))
+    for sku in SKUS:
+        feed.upsert_sku(db, SITE, {"sku": sku, "name": sku, "weight_g": 300, "length_mm": 100,
+                                   "width_mm": 100, "height_mm": 100})  # fmt: skip
+    map_sku(db, "tiktok", "1729582718312380999", "TSH-ORG-M-BLK")
+    map_sku(db, "tiktok", "1729582718312381777", "CDL-SOY-LAV")
+    raw = fixture_bytes("tiktok_order_detail.json")
+    (taken,) = import_bytes(db, raw, name="t.json").orders
+    assert lines(db, taken.order_id) == {1: 2, 2: 1}
+    body = json.loads(raw)
+    body["data"]["orders"][0]["line_items"][1]["display_status"] = "CANCELLED"
+    again = json.dumps(body).encode()
+    # The line's id (its units' ids) changed; its sku_id did not.
+    assert [r.status for r in import_bytes(db, again, name="t.json").orders] == ["amended"]
+    assert lines(db, taken.order_id) == {1: 1, 2: 1}
+    assert [r.status for r in import_bytes(db, again, name="t.json").orders] == ["duplicate"]
