@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +51,21 @@ def site_atp(db: sqlite_utils.Database) -> dict[tuple[str, str], int]:
     site and SKU with a movement."""
     rows = db.execute("SELECT site, sku, sum(qty) FROM ledger GROUP BY site, sku").fetchall()
     return {(site, sku): max(0, int(available)) for site, sku, available in rows}
+
+
+def available_at_sites(
+    db: sqlite_utils.Database, skus: Iterable[str], sites: Iterable[str]
+) -> dict[str, int]:
+    """``{sku: units}``: the most available to promise of each of ``skus`` at any one of
+    ``sites`` (SKUs with none left out). Read from ``stock_totals``, not the ledger: the
+    routing loop asks on every run."""
+    rows = db.execute(
+        "SELECT sku, max(available) FROM stock_totals WHERE available > 0 "
+        "AND sku IN (SELECT value FROM json_each(?)) "
+        "AND site IN (SELECT value FROM json_each(?)) GROUP BY sku",
+        [json.dumps(sorted(set(skus))), json.dumps(sorted(set(sites)))],
+    ).fetchall()
+    return {sku: int(units) for sku, units in rows}
 
 
 def unrouted_demand(db: sqlite_utils.Database) -> dict[str, int]:

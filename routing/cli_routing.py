@@ -1,5 +1,5 @@
 """``doms hub site|route|route-pending|explain|requeue|safety-stock``: thin wrappers over
-``routing.sites``, ``routing.dispatch`` and ``routing.atp``."""
+``routing.sites``, ``routing.dispatch``, ``routing.backorders`` and ``routing.atp``."""
 
 from __future__ import annotations
 
@@ -95,10 +95,17 @@ def register(subs: argparse._SubParsersAction) -> None:
         "requeue",
         help="put held orders back in the routing queue",
         description="Put each ORDER held at the hub (e.g. a back-order, once stock has "
-        "come in) back in the queue; the next routing run routes it again.",
+        "come in) back in the queue; the next routing run routes it again. With "
+        "--backorders: every order held for stock whose lines all have stock available "
+        "at some site again, and for which stock has come in since it was held.",
     )
-    requeue.add_argument("orders", nargs="+", metavar="ORDER", help="hub order id(s)")
+    requeue.add_argument("orders", nargs="*", metavar="ORDER", help="hub order id(s)")
     requeue.add_argument("--db", required=True, help="hub database file")
+    requeue.add_argument(
+        "--backorders",
+        action="store_true",
+        help="requeue the back-orders that stock has come in for (prints their ids)",
+    )
     requeue.set_defaults(func=hub_requeue)
 
     from routing.intake.model import CHANNELS
@@ -237,11 +244,20 @@ def hub_explain(args: argparse.Namespace) -> int:
 
 
 def hub_requeue(args: argparse.Namespace) -> int:
-    """Requeue each order; 1 when one could not be."""
+    """Requeue each order (and, with --backorders, the back-orders stock has come in
+    for); 1 when one could not be, 2 when there is nothing to do."""
     from routing import store
     from routing.intake import requeue_order
 
+    if not args.orders and not args.backorders:
+        print("doms hub requeue: name ORDER(s), or give --backorders", file=sys.stderr)
+        return 2
     db = store.open_db(args.db)
+    if args.backorders:
+        from routing.backorders import requeue_backorders
+
+        for order in requeue_backorders(db):
+            print(f"{order} new")
     failed = 0
     for order in args.orders:
         try:

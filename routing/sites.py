@@ -9,8 +9,11 @@ without one there is no distance to rank them by, so they are never guessed at.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from typing import Any
 
+import numpy as np
 import sqlite_utils
 
 from doms.db import now_iso, transaction
@@ -114,3 +117,39 @@ def engine_sites(db: sqlite_utils.Database) -> list[Site]:
         for r in list_sites(db)
         if r["lat"] is not None and r["stations"]
     ]
+
+
+def local_day_start(utc_offset_h: float, now: dt.datetime | None = None) -> str:
+    """When the site's current local day began, in UTC, as the hub writes times
+    (``2026-11-26T08:00:00``; compares as text with ``orders.assigned_at``)."""
+    now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    offset = dt.timedelta(hours=utc_offset_h)
+    local = (now + offset).replace(hour=0, minute=0, second=0, microsecond=0)
+    return (local - offset).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def loads_today(
+    db: sqlite_utils.Database, sites: tuple[str, ...], now: dt.datetime | None = None
+) -> np.ndarray:
+    """Orders assigned per site since the start of that site's local day (each a
+    package, near enough), for the engine's daily ``capacity`` rule, in ``sites`` order.
+    Cancelled orders are not counted: nobody packs them. A drop-in for
+    ``routing.engine_io.loads_today``, which counts from midnight UTC: a site at UTC-8
+    would otherwise start a new day at 16:00 local, mid-shift."""
+    starts = {
+        site: local_day_start(offset, now)
+        for site, offset in db.execute(
+            "SELECT site, utc_offset_h FROM sites WHERE site IN (SELECT value FROM json_each(?))",
+            [json.dumps(list(sites))],
+        ).fetchall()
+    }
+    counts = dict(
+        db.execute(
+            "SELECT o.site, count(*) FROM orders o JOIN json_each(?) j "
+            "ON o.site = json_extract(j.value, '$[0]') "
+            "WHERE o.assigned_at >= json_extract(j.value, '$[1]') AND o.status != 'cancelled' "
+            "GROUP BY o.site",
+            [json.dumps(sorted(starts.items()))],
+        ).fetchall()
+    )
+    return np.array([counts.get(s, 0) for s in sites], np.int64)

@@ -4,6 +4,7 @@ One module per channel turns its own JSON or CSV into :class:`IncomingOrder`
 (``shopify``, ``amazon``, ``tiktok``, ``csvfile``; ``formats`` tells them apart).
 ``skumap`` links channel product keys to SKUs; ``orders`` stores incoming orders
 idempotently (``new``, or ``on_hold`` with a reason when a product is not linked);
+``cancel`` and ``amend`` carry the channel's cancellations, whole or of some units;
 ``queue`` is where the hub takes ``new`` orders to route and hands back its plan;
 ``watch`` and ``webhook`` bring files and Shopify deliveries in. README.md beside this
 file is the operator's guide (the CSV's columns included).

@@ -29,10 +29,14 @@ column                  required  meaning
 ``country``             yes       ISO 3166-1 alpha-2 (``US``); alpha-3 or the English name
                                   are accepted and converted
 ``phone``
+``lat``, ``lon``                  the address's coordinates, decimal degrees (both or
+                                  neither): routing uses them before the postal code
 ``line_id``                       the line's id (default: its position in the order, 1..)
 ``sku``                 yes       our SKU, or a product key linked with ``doms hub map-sku
                                   csv KEY SKU``
-``qty``                 yes       whole number >= 1
+``qty``                 yes       whole number >= 0; 0 cancels the line. Imported again
+                                  with a lower qty (matched by ``line_id``), the hub's order
+                                  ships fewer units; every line at 0 cancels the order
 ``unit_price``                    decimal, ``12.50`` (a decimal point, no thousands marks)
 ``currency``                      ISO 4217, ``USD``
 ``status``                        ``cancelled`` (or ``canceled``): the order is cancelled;
@@ -64,6 +68,7 @@ from routing.intake.model import (
     ProductKey,
     Skipped,
     checked,
+    coordinates,
     country_code,
     default_ship_by,
     money,
@@ -76,7 +81,7 @@ from routing.intake.model import (
 ORDER_COLUMNS = (
     "order_id", "order_ref", "placed_at", "ship_by", "deliver_by", "priority", "service",
     "name", "company", "street1", "street2", "city", "region", "postal_code", "country",
-    "phone", "currency", "status",
+    "phone", "lat", "lon", "currency", "status",
 )  # fmt: skip
 LINE_COLUMNS = ("line_id", "sku", "qty", "unit_price")
 COLUMNS = ORDER_COLUMNS + LINE_COLUMNS
@@ -179,14 +184,17 @@ def _order(key: str, order: _Order, now: dt.datetime) -> IncomingOrder | Skipped
         if not cells["sku"]:
             raise IntakeError(f"row {row}: no sku")
         qty = cells["qty"]
-        if not (qty.isascii() and qty.isdigit()) or int(qty) < 1:
-            raise IntakeError(f"row {row}: qty {qty!r} is not a whole number >= 1")
+        if not (qty.isascii() and qty.isdigit()):
+            raise IntakeError(f"row {row}: qty {qty!r} is not a whole number >= 0")
         price = money(cells["unit_price"], f"row {row}: unit_price")
         lines.append(
             Line(line_id=cells["line_id"] or str(n), keys=(ProductKey("sku", cells["sku"]),),
                  qty=int(qty), unit_price=price)
         )  # fmt: skip
+    if not any(line.qty for line in lines):
+        return Skipped("csv", key, "has qty 0 on every line", cancelled=True)
     placed = when("placed_at") or now
+    lat, lon = _coordinates(v, at)
     ship_to = Address(
         name=need("name"),
         company=v.get("company", ""),
@@ -197,6 +205,8 @@ def _order(key: str, order: _Order, now: dt.datetime) -> IncomingOrder | Skipped
         postal_code=v.get("postal_code", ""),
         country=country,
         phone=text(v.get("phone")),
+        lat=lat,
+        lon=lon,
     )
     incoming = IncomingOrder(
         channel="csv",
@@ -215,3 +225,15 @@ def _order(key: str, order: _Order, now: dt.datetime) -> IncomingOrder | Skipped
         return checked(incoming)
     except IntakeError as exc:
         raise IntakeError(f"row {first}: {exc}") from None
+
+
+def _coordinates(v: dict[str, str], at) -> tuple[float | None, float | None]:
+    lat, lon = v.get("lat", ""), v.get("lon", "")
+    if not lat and not lon:
+        return None, None
+    if not (lat and lon):
+        raise IntakeError(f"{at('lat' if lat else 'lon')}: give both lat and lon, or neither")
+    pair = coordinates(lat, lon)
+    if pair == (None, None):
+        raise IntakeError(f"{at('lat')}: ({lat}, {lon}) is not a latitude and longitude")
+    return pair

@@ -62,6 +62,11 @@ class Address(msgspec.Struct, frozen=True, kw_only=True):
     postal_code: str = ""
     country: str  # ISO 3166-1 alpha-2
     phone: str = ""
+    # The channel's geocode of the address, when it sends one: routing places the
+    # destination by it before the postal code, so an address whose postal code has no
+    # offline centroid (outside the US) can still be routed.
+    lat: float | None = None
+    lon: float | None = None
 
 
 class ProductKey(msgspec.Struct, frozen=True):
@@ -76,7 +81,7 @@ class Line(msgspec.Struct, frozen=True, kw_only=True):
 
     line_id: str  # the channel's line id (TikTok: its unit line ids, comma separated)
     keys: tuple[ProductKey, ...]  # most specific first, see KEY_TYPES
-    qty: int
+    qty: int  # 0: the channel removed every unit of the line (refunded, cancelled, edited out)
     unit_price: Decimal | None = None
     title: str = ""
 
@@ -111,6 +116,9 @@ class IncomingOrder(msgspec.Struct, frozen=True, kw_only=True):
     totals: Totals = Totals()
     priority: int = 0  # 0 normal, 1 high, 2 urgent (the station's scale)
     service: str = ""  # the shipping the buyer chose, in the channel's words
+    # The channel's refunds (Shopify refund ids) already counted in the lines' quantities:
+    # a refunds/create delivery of one of them changes nothing.
+    refunds: tuple[str, ...] = ()
 
     @property
     def order_id(self) -> str:
@@ -140,8 +148,10 @@ def checked(order: IncomingOrder) -> IncomingOrder:
         raise IntakeError(f"{where}: no order id")
     if not order.lines:
         raise IntakeError(f"{where}: no lines")
+    if not any(line.qty for line in order.lines):
+        raise IntakeError(f"{where}: every line has quantity 0")
     for n, line in enumerate(order.lines, 1):
-        if line.qty < 1:
+        if line.qty < 0:
             raise IntakeError(f"{where}: line {n} has quantity {line.qty}")
         if not line.keys or not all(k.value for k in line.keys):
             raise IntakeError(f"{where}: line {n} names no product")
@@ -250,6 +260,29 @@ def region_code(country: str, value: str) -> str:
         if _fold(sub.name) == wanted:
             return sub.code.split("-", 1)[1]
     return region
+
+
+def coordinates(lat: Any, lon: Any) -> tuple[float | None, float | None]:
+    """``(lat, lon)`` as floats when both are given and on the globe, else ``(None,
+    None)``. (0, 0) counts as none: it is what a failed geocode leaves behind, and it
+    would route a parcel to the Gulf of Guinea's nearest site."""
+    try:
+        la, lo = float(lat), float(lon)
+    except (TypeError, ValueError):
+        return None, None
+    if not (-90 <= la <= 90 and -180 <= lo <= 180) or (la, lo) == (0.0, 0.0):
+        return None, None
+    return la, lo
+
+
+def ship_to_map(address: Address) -> dict[str, Any]:
+    """The address as the hub stores ``ship_to``: the station's keys, plus ``lat``/``lon``
+    only when known (stations and labels never see a null coordinate)."""
+    data = msgspec.to_builtins(address)
+    if data.get("lat") is None or data.get("lon") is None:
+        data.pop("lat", None)
+        data.pop("lon", None)
+    return data
 
 
 def _fold(name: str) -> str:

@@ -24,7 +24,7 @@ import sqlite_utils
 from doms.db import now_iso, transaction
 from routing.intake import skumap
 from routing.intake.formats import parse_bytes
-from routing.intake.model import IncomingOrder, IntakeError, Skipped, iso
+from routing.intake.model import IncomingOrder, IntakeError, Skipped, iso, ship_to_map
 
 
 class Intake(msgspec.Struct, frozen=True):
@@ -33,7 +33,7 @@ class Intake(msgspec.Struct, frozen=True):
     order_id: str
     channel: str
     channel_order_id: str
-    status: Literal["new", "on_hold", "duplicate", "cancelled", "not_cancelled"]
+    status: Literal["new", "on_hold", "duplicate", "amended", "cancelled", "not_cancelled"]
     hold_reason: str | None = None
 
 
@@ -93,15 +93,19 @@ def _take_one(db: sqlite_utils.Database, order: IncomingOrder, source: str) -> I
         "SELECT order_id FROM channel_orders WHERE channel = ? AND channel_order_id = ?", key
     ).fetchone()
     if row is not None:
-        return Intake(row[0], *key, "duplicate")
+        from routing.intake.amend import reconcile
+
+        return reconcile(db, row[0], order)
     order_id = order.order_id
     if db.execute("SELECT 1 FROM orders WHERE order_id = ?", [order_id]).fetchone():
         raise IntakeError(f"order id {order_id} is taken by an order that came another way")
     skus = [skumap.resolve(db, order.channel, line) for line in order.lines]
+    # A line at quantity 0 (every unit removed before we saw the order) keeps its number,
+    # so line numbers stay positions in the channel's order, but has no row to ship.
     reasons = [
         skumap.unlinked_reason(order.channel, n, line)
         for n, (line, sku) in enumerate(zip(order.lines, skus, strict=True), 1)
-        if sku is None
+        if sku is None and line.qty
     ]
     status = "on_hold" if reasons else "new"
     hold_reason = "; ".join(reasons) or None
@@ -114,7 +118,7 @@ def _take_one(db: sqlite_utils.Database, order: IncomingOrder, source: str) -> I
             "priority": order.priority,
             "status": status,
             "hold_reason": hold_reason,
-            "ship_to": json.dumps(msgspec.to_builtins(order.ship_to), ensure_ascii=False),
+            "ship_to": json.dumps(ship_to_map(order.ship_to), ensure_ascii=False),
             "carrier": "",  # the routing engine chooses carrier and service
             "service": "",
         }
@@ -133,6 +137,8 @@ def _take_one(db: sqlite_utils.Database, order: IncomingOrder, source: str) -> I
         }
     )
     for n, (line, sku) in enumerate(zip(order.lines, skus, strict=True), 1):
+        if not line.qty:
+            continue
         db["channel_order_lines"].insert(
             {
                 "order_id": order_id,
@@ -163,45 +169,46 @@ def release_held(db: sqlite_utils.Database) -> list[str]:
     """Link again the lines of orders held for unlinked products; each order whose lines
     are now all linked becomes ``new`` (its reason updated otherwise). Returns the ids of
     the released orders. Call it after linking keys (``doms hub map-sku`` does)."""
-    released = []
     with transaction(db):
         held = db.execute(
-            "SELECT c.order_id, c.channel FROM channel_orders c JOIN orders o USING (order_id) "
+            "SELECT c.order_id FROM channel_orders c JOIN orders o USING (order_id) "
             "WHERE c.unlinked > 0 AND o.status = 'on_hold' ORDER BY o.ship_by, c.order_id"
         ).fetchall()
-        for order_id, channel in held:
-            incoming = msgspec.json.decode(
-                db.execute(
-                    "SELECT incoming FROM channel_orders WHERE order_id = ?", [order_id]
-                ).fetchone()[0],
-                type=IncomingOrder,
-            )
-            reasons = []
-            for n, line in enumerate(incoming.lines, 1):
-                sku = skumap.resolve(db, channel, line)
-                db.execute(
-                    "UPDATE channel_order_lines SET sku = ? WHERE order_id = ? AND line_no = ?",
-                    [sku, order_id, n],
-                )
-                if sku is None:
-                    reasons.append(skumap.unlinked_reason(channel, n, line))
-            db.execute(
-                "UPDATE channel_orders SET unlinked = ? WHERE order_id = ?",
-                [len(reasons), order_id],
-            )
-            if reasons:
-                db.execute(
-                    "UPDATE orders SET hold_reason = ? WHERE order_id = ?",
-                    ["; ".join(reasons), order_id],
-                )
-                continue
-            _write_lines(db, order_id)
-            db.execute(
-                "UPDATE orders SET status = 'new', hold_reason = NULL WHERE order_id = ?",
-                [order_id],
-            )
-            released.append(order_id)
-    return released
+        return [order_id for (order_id,) in held if relink(db, order_id)]
+
+
+def relink(db: sqlite_utils.Database, order_id: str) -> bool:
+    """Link again the lines of ``order_id``, held for unlinked products (call inside a
+    transaction); when every line with units is linked, write its lines and make it
+    ``new``, and return True."""
+    channel, raw = db.execute(
+        "SELECT channel, incoming FROM channel_orders WHERE order_id = ?", [order_id]
+    ).fetchone()
+    incoming = msgspec.json.decode(raw, type=IncomingOrder)
+    reasons = []
+    for n, line in enumerate(incoming.lines, 1):
+        if not line.qty:
+            continue  # removed by the channel: nothing to link
+        sku = skumap.resolve(db, channel, line)
+        db.execute(
+            "UPDATE channel_order_lines SET sku = ? WHERE order_id = ? AND line_no = ?",
+            [sku, order_id, n],
+        )
+        if sku is None:
+            reasons.append(skumap.unlinked_reason(channel, n, line))
+    db.execute(
+        "UPDATE channel_orders SET unlinked = ? WHERE order_id = ?", [len(reasons), order_id]
+    )
+    if reasons:
+        db.execute(
+            "UPDATE orders SET hold_reason = ? WHERE order_id = ?", ["; ".join(reasons), order_id]
+        )
+        return False
+    _write_lines(db, order_id)
+    db.execute(
+        "UPDATE orders SET status = 'new', hold_reason = NULL WHERE order_id = ?", [order_id]
+    )
+    return True
 
 
 def incoming_order(db: sqlite_utils.Database, order_id: str) -> IncomingOrder | None:

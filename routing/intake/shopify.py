@@ -5,11 +5,19 @@ Accepted shapes: the webhook body (one order object), ``{"order": {...}}`` (GET
 ``id`` (the channel order id), ``name`` ("#1043", the reference people use),
 ``created_at``, ``currency``, ``cancelled_at``, ``shipping_address`` (``name`` or
 ``first_name``/``last_name``, ``company``, ``address1``, ``address2``, ``city``,
-``province_code``/``province``, ``zip``, ``country_code``, ``phone``), ``shipping_lines``
-(title, price), money totals, and ``line_items[]`` (``id``, ``variant_id``, ``sku``,
-``quantity``, ``price``, ``title``, ``requires_shipping``). Lines that need no shipping
-(gift cards, digital goods) are left out; an order with none left is skipped. Shopify has
-no ship-by date: it is placed + one business day.
+``province_code``/``province``, ``zip``, ``country_code``, ``phone``, ``latitude``/
+``longitude``: Shopify's geocode, kept as ``lat``/``lon``), ``shipping_lines``
+(title, price), money totals, ``line_items[]`` (``id``, ``variant_id``, ``sku``,
+``quantity``, ``current_quantity``, ``price``, ``title``, ``requires_shipping``) and
+``refunds[].refund_line_items``. Lines that need no shipping (gift cards, digital goods)
+are left out; an order with none left is skipped. A line's quantity is what is left to
+ship: ``current_quantity`` (REST 2024-01 and later: units removed by refunds and edits
+are gone from it) with returned units (``restock_type`` ``return``: shipped, not
+cancelled) added back, else ``quantity`` less the units refunded other than as returns; 0
+when every unit was removed, and an order with every line at 0 is a cancellation.
+Shopify has no ship-by date: it is placed + one business day.
+
+:func:`parse_refund` reads the ``refunds/create`` body: the units each line lost.
 
 :func:`verify_hmac` checks ``X-Shopify-Hmac-Sha256``: the base64 HMAC-SHA256 of the raw
 request body keyed with the app's client secret, compared in constant time.
@@ -36,6 +44,7 @@ from routing.intake.model import (
     Skipped,
     Totals,
     checked,
+    coordinates,
     country_code,
     default_ship_by,
     region_code,
@@ -58,17 +67,32 @@ class _Address(msgspec.Struct):
     country: str | None = None
     country_code: str | None = None
     phone: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
 
 
 class _LineItem(msgspec.Struct):
     id: int
     quantity: int
+    current_quantity: int | None = None  # REST 2024-01 on: quantity less units removed
     variant_id: int | None = None
     sku: str | None = None
     price: Decimal | None = None
     title: str = ""
     name: str | None = None
     requires_shipping: bool = True
+
+
+class _RefundLineItem(msgspec.Struct):
+    line_item_id: int
+    quantity: int
+    restock_type: str = ""
+
+
+class _Refund(msgspec.Struct):
+    id: int
+    refund_line_items: list[_RefundLineItem] = []
+    order_id: int | None = None
 
 
 class _ShippingLine(msgspec.Struct):
@@ -90,6 +114,37 @@ class _Order(msgspec.Struct):
     total_tax: Decimal | None = None
     total_discounts: Decimal | None = None
     total_price: Decimal | None = None
+    refunds: list[_Refund] = []
+
+
+# A refund of units already shipped (a return) is money back, not fewer units to ship.
+_RETURN = "return"
+
+
+class Refund(msgspec.Struct, frozen=True):
+    """A Shopify refund (the ``refunds/create`` webhook body): ``units`` removed per
+    channel line id. Returns of shipped units are not counted: they change no shipment."""
+
+    channel_order_id: str
+    refund_id: str
+    units: dict[str, int]
+
+
+def parse_refund(data: Any) -> Refund:
+    """The ``refunds/create`` body (a refund object with ``order_id``) -> :class:`Refund`.
+    Raises IntakeError."""
+    try:
+        refund = msgspec.convert(data, _Refund)
+    except msgspec.ValidationError as exc:
+        raise IntakeError(f"shopify refund: {exc}") from None
+    if refund.order_id is None:
+        raise IntakeError(f"shopify refund {refund.id}: no order_id")
+    units: dict[str, int] = {}
+    for item in refund.refund_line_items:
+        if item.restock_type != _RETURN and item.quantity > 0:
+            key = str(item.line_item_id)
+            units[key] = units.get(key, 0) + item.quantity
+    return Refund(str(refund.order_id), str(refund.id), units)
 
 
 def is_shopify(data: Any) -> bool:
@@ -126,6 +181,26 @@ def _parse_one(body: Any) -> IncomingOrder | Skipped:
     items = [item for item in order.line_items if item.requires_shipping]
     if not items:
         return Skipped("shopify", order_id, f"{order.name} has nothing to ship")
+    refunded: dict[int, int] = {}
+    returned: dict[int, int] = {}
+    for refund in order.refunds:
+        for r in refund.refund_line_items:
+            into = returned if r.restock_type == _RETURN else refunded
+            into[r.line_item_id] = into.get(r.line_item_id, 0) + r.quantity
+
+    def current(item: _LineItem) -> int:
+        # Shopify's own count when the API version has it (it knows order edits too),
+        # with returned units added back: they were shipped, not cancelled. Before
+        # 2024-01, the quantity less what refunds removed.
+        if item.current_quantity is not None:
+            back = item.current_quantity + returned.get(item.id, 0)
+            return max(0, min(item.quantity, back))
+        return max(0, item.quantity - refunded.get(item.id, 0))
+
+    if not any(current(item) for item in items):
+        return Skipped(
+            "shopify", order_id, f"{order.name}: every line removed or refunded", cancelled=True
+        )
     if order.shipping_address is None:
         raise IntakeError(f"shopify order {order.name}: no shipping_address")
     lines = []
@@ -142,7 +217,7 @@ def _parse_one(body: Any) -> IncomingOrder | Skipped:
             )
         title = item.name or item.title
         lines.append(
-            Line(line_id=str(item.id), keys=tuple(keys), qty=item.quantity,
+            Line(line_id=str(item.id), keys=tuple(keys), qty=current(item),
                  unit_price=item.price, title=title)
         )  # fmt: skip
     placed = utc(order.created_at)
@@ -166,6 +241,7 @@ def _parse_one(body: Any) -> IncomingOrder | Skipped:
             currency=order.currency,
             totals=totals,
             service=order.shipping_lines[0].title if order.shipping_lines else "",
+            refunds=tuple(str(r.id) for r in order.refunds),
         )
     )
 
@@ -175,6 +251,7 @@ def _address(order: _Order, a: _Address) -> Address:
         a.country_code or a.country or "", f"shopify order {order.name}: country"
     )
     name = text(a.name) or " ".join(p for p in (text(a.first_name), text(a.last_name)) if p)
+    lat, lon = coordinates(a.latitude, a.longitude)
     return Address(
         name=name,
         company=text(a.company),
@@ -185,6 +262,8 @@ def _address(order: _Order, a: _Address) -> Address:
         postal_code=text(a.zip),
         country=country,
         phone=text(a.phone) or text(order.phone),
+        lat=lat,
+        lon=lon,
     )
 
 

@@ -1,5 +1,5 @@
-"""The Shopify webhook endpoint: ``POST /webhooks/shopify`` with an ``orders/create`` or
-``orders/cancelled`` body (``X-Shopify-Topic``).
+"""The Shopify webhook endpoint: ``POST /webhooks/shopify`` with an ``orders/create``,
+``orders/updated``, ``orders/cancelled`` or ``refunds/create`` body (``X-Shopify-Topic``).
 
 Every request's signature is checked first (``X-Shopify-Hmac-Sha256``: base64 HMAC-SHA256
 of the raw body with the app's client secret, compared in constant time); a missing or
@@ -8,7 +8,11 @@ wrong one is answered 401 and nothing else is read. Then, answers Shopify acts o
 * 200 ``{"order_id", "status"}``: stored as ``new`` or ``on_hold``, or a ``duplicate``
   (Shopify retries deliveries, and one order may come twice: it is one order); or, for
   an order with ``cancelled_at``, ``cancelled`` at the hub (``not_cancelled`` with the
-  parts already packed, which people must stop);
+  parts already packed, which people must stop); for an order with fewer units than
+  before (``orders/updated`` after a refund or an edit) or a refund
+  (``refunds/create``), ``amended``: the hub's order ships fewer units
+  (:mod:`routing.intake.amend`), with what was too late to take back; ``duplicate``
+  when that change was made already;
   also 200 for an order with nothing for us to ship, and for another topic (ignored and
   logged, so a subscription set up by mistake does not fill Shopify's retry queue);
 * 400 for a body that is not JSON, 422 for an order that cannot be read (both kept in the
@@ -35,6 +39,7 @@ from typing import Any
 import sqlite_utils
 
 from routing.intake import shopify
+from routing.intake.amend import remove_units
 from routing.intake.cancel import cancel_from_channel
 from routing.intake.model import IntakeError, Skipped
 from routing.intake.orders import take_in
@@ -44,7 +49,7 @@ log = logging.getLogger(__name__)
 
 PATH = "/webhooks/shopify"
 MAX_BODY = 4 * 1024 * 1024
-TOPICS = {"orders/create", "orders/cancelled"}
+TOPICS = {"orders/create", "orders/updated", "orders/cancelled", "refunds/create"}
 
 
 class ShopifyWebhook:
@@ -99,6 +104,8 @@ class ShopifyWebhook:
             data = json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
             return self._refuse(400, f"not JSON: {exc}", body)
+        if topic == "refunds/create":
+            return self._refund(data, body)
         try:
             parsed = shopify.parse(data)
         except IntakeError as exc:
@@ -126,6 +133,25 @@ class ShopifyWebhook:
             answer["hold_reason"] = r.hold_reason
         log.info("shopify webhook: %s %s", r.order_id, r.status)
         return 200, answer
+
+    def _refund(self, data: Any, body: bytes) -> tuple[int, dict[str, Any]]:
+        try:
+            refund = shopify.parse_refund(data)
+        except IntakeError as exc:
+            return self._refuse(422, str(exc), body)
+        with self.lock:
+            row = self.db.execute(
+                "SELECT order_id FROM channel_orders WHERE channel = 'shopify' "
+                "AND channel_order_id = ?",
+                [refund.channel_order_id],
+            ).fetchone()
+            if row is None:
+                return 200, {"skipped": f"order {refund.channel_order_id} is not at the hub"}
+            r = remove_units(self.db, row[0], refund.units, refund.refund_id)
+        log.info("shopify webhook: refund %s of %s: %s", refund.refund_id, r.order_id, r.status)
+        return 200, {"order_id": r.order_id, "status": r.status} | (
+            {"not_removed": r.hold_reason} if r.hold_reason else {}
+        )
 
     def _refuse(self, status: int, reason: str, body: bytes) -> tuple[int, dict[str, Any]]:
         with self.lock:

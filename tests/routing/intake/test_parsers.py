@@ -33,6 +33,7 @@ def test_a_shopify_webhook_body_parses_to_the_normalised_order():
     assert order.ship_to == Address(
         name="Emily Johnson", street1="2231 Maple Ave", street2="Apt 4B", city="Columbus",
         region="OH", postal_code="43215", country="US", phone="(614) 555-0143",
+        lat=39.9611755, lon=-82.99879419999999,
     )  # fmt: skip
     assert [(ln.line_id, ln.keys, ln.qty, ln.unit_price) for ln in order.lines] == [
         ("13912345678901", (ProductKey("variant_id", "44321"), ProductKey("sku", "TSH-ORG-M-BLK")),

@@ -22,12 +22,12 @@ def test_a_bad_file_moves_to_failed_with_its_reason(db, tmp_path):
     (tmp_path / "broken.csv").write_text(
         "order_id,name,street1,city,country,sku,qty\n"
         "A-1,Lena Schröder,Sendlinger Straße 7,München,DE,KNF-CHF,1\n"
-        "A-1,,,,,BTL-STL-CRL,0\n"
+        "A-1,,,,,BTL-STL-CRL,-1\n"
     )
     scan_once(db, tmp_path, settle=0)
     assert sorted(os.listdir(tmp_path / "failed")) == ["broken.csv", "broken.csv.reason"]
     reason = (tmp_path / "failed" / "broken.csv.reason").read_text()
-    assert reason == "row 3: qty '0' is not a whole number >= 1\n"
+    assert reason == "row 3: qty '-1' is not a whole number >= 0\n"
     assert db.execute("SELECT count(*) FROM orders").fetchone()[0] == 0
 
 
