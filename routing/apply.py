@@ -218,6 +218,18 @@ class _Ctx:
 
 def _order_packed(ctx: _Ctx, data: dict[str, Any]) -> None:
     order_id, _ = ctx.order(data)
+    # What the parcels hold. A line the channel cut while the station was packing it
+    # (routing.intake.amend) shipped all the same: the ledger must ship what left.
+    for line in data.get("lines") or []:
+        cur = ctx.db.execute(
+            "UPDATE order_lines SET qty = ? WHERE order_id = ? AND line_no = ? AND qty < ?",
+            [int(line["qty"]), order_id, int(line["line_no"]), int(line["qty"])],
+        )
+        if cur.rowcount:
+            log.warning(
+                "%s line %s: %s packed after the channel cut it; shipped as packed",
+                order_id, line["line_no"], line["qty"],
+            )  # fmt: skip
     # The station's final word on what is missing (cumulative per line), when it says.
     for short in data.get("short") or []:
         ctx.db.execute(

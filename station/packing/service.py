@@ -583,6 +583,9 @@ class PackingService:
                 for p in order.shippable_packages
             ],
             short=[{"line_no": ln.line_no, "qty": ln.short} for ln in order.lines if ln.short],
+            # What left in the parcels, per line: the hub's fact even when the channel cut
+            # a line while this station was packing it.
+            lines=[{"line_no": ln.line_no, "qty": ln.scanned} for ln in order.lines],
         )
         return True
 

@@ -147,6 +147,20 @@ def test_order_packed_ships_what_was_ordered_minus_short(db):
     assert store.stock(db, SITE, "SKU-A") == (48, 47)  # one shipped, one missing
 
 
+def test_order_packed_ships_what_left_even_when_the_channel_cut_the_line_meanwhile(db):
+    # The channel cut SO-1 line 1 from 2 to 1 (routing.intake.amend) while P1, which had
+    # opened the order, packed both: the parcel holds 2, so the ledger ships 2.
+    db.execute("UPDATE order_lines SET qty = 1 WHERE order_id = 'SO-1' AND line_no = 1")
+    feed.settle_order(db, "SO-1", "amend:SO-1", None)
+    log = StationLog("P1")
+    log.pack("SO-1", lines_of("SO-1"))
+    receive_events(db, SITE, "P1", log.events)
+    assert sums(db, "SO-1") == {"ship": -3}
+    assert store.stock(db, SITE, "SKU-A") == (48, 47)  # as if never cut: 2 left the shelf
+    qty = db.execute("SELECT qty FROM order_lines WHERE order_id = 'SO-1' AND line_no = 1")
+    assert qty.fetchone() == (2,)
+
+
 def test_line_short_records_a_short_movement_and_marks_the_line(db):
     log = StationLog("P1")
     log.short("SO-2", 1, "SKU-C", 2, reason="damaged")

@@ -66,6 +66,7 @@ class StationLog:
                 }
             ],
             short=[{"line_no": ln, "qty": q} for ln, q in short.items()],
+            lines=[{"line_no": ln, "qty": q - short.get(ln, 0)} for ln, q in lines.items()],
         )
 
     def short(self, order_id: str, line_no: int, sku: str, qty: int, reason: str = "missing"):
