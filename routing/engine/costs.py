@@ -155,7 +155,12 @@ class _LinearPricing(Pricing):
         n = len(dist)
         self.fixed = np.full(n, model.fixed)
         self.per_item = model.per_item + model.per_item_km * dist
+        # quote() reads one site: list items are floats already (numpy scalars are slow),
+        # and the same doubles, so the same sums.
+        self._fixed = self.fixed.tolist()
+        self._per_item = self.per_item.tolist()
         self.can_ship = np.ones(n, bool)
+        self.can_ship.flags.writeable = False  # shared by every order to this destination
         self.on_time = self.can_ship
 
     def costs(self, W, V, N):
@@ -164,8 +169,7 @@ class _LinearPricing(Pricing):
 
     def quote(self, k, weight_g, volume_mm3, items):
         m = self.model
-        cost = float(self.fixed[k] + self.per_item[k] * items)
-        return EngineQuote(m.carrier, m.service, "road", cost)
+        return EngineQuote(m.carrier, m.service, "road", self._fixed[k] + self._per_item[k] * items)
 
     def min_cost(self):
         return self.fixed + self.per_item
@@ -211,6 +215,8 @@ class _FreightPricing(Pricing):
         self.zones = t.zones(ctx.dist)
         self.zone_list = self.zones.tolist()
         self.can_ship = np.array([t.serves(c, order.country) for c in net.countries], bool)
+        if key is not None:
+            self.can_ship.flags.writeable = False  # shared by the orders of this cache entry
         transit = t.transit[:, self.zones].T  # S x services
         self.transit = transit
         if dated and (order.promise_days is not None or order.deadline):

@@ -211,9 +211,26 @@ def sort_keys(ctx: OrderContext) -> dict[str, np.ndarray]:
 
 def site_order(ctx: OrderContext, keys: dict[str, np.ndarray]) -> list[int]:
     """Eligible sites, best first: by each sort key in turn, then site id."""
-    cols = [ctx.network.id_rank] + [keys[n] for n in reversed(ctx.policy.sorts)]
+    sorts = ctx.policy.sorts
+    static = _STATIC.get(sorts)
+    if static is None:
+        static = _STATIC[sorts] = all(n in ("closest", "ranked") for n in sorts)
+    if static:  # the keys depend on the destination only: sort once per destination
+        cache = ctx.dest.orders
+        full = cache.get(sorts)
+        if full is None:
+            cols = [ctx.network.id_rank] + [keys[n] for n in reversed(sorts)]
+            full = cache[sorts] = np.lexsort(cols).tolist()
+        if ctx.all_eligible:
+            return list(full)
+        eligible = ctx.eligible.tolist()
+        return [k for k in full if eligible[k]]
+    cols = [ctx.network.id_rank] + [keys[n] for n in reversed(sorts)]
     order = np.lexsort(cols)
     return order[ctx.eligible[order]].tolist()
+
+
+_STATIC: dict[tuple[str, ...], bool] = {}
 
 
 def key_text(name: str, value: float) -> str:
@@ -301,14 +318,16 @@ def allocate_rules(ctx: OrderContext) -> Allocation:
     if "cheapest" in keys:
         alloc.est_cost = keys["cheapest"]
     needs = ctx.unit_needs
-    fill = ctx.fill.tolist()
     work = ctx.avail.tolist()
     n_units = len(ctx.units)
     remaining = list(range(n_units))
+    # Which units each site can ship whole, as bits: one int per site answers both "can
+    # it ship any of what is left" and "can it ship unit u" without a row of booleans.
     if n_units <= 62:
         site_masks = (ctx.fill @ _powers(n_units)).tolist()
     else:
-        site_masks = [_mask(row, remaining) for row in fill]
+        site_masks = [_mask(row, remaining) for row in ctx.fill.tolist()]
+    rem = (1 << n_units) - 1
     used: list[int] = []
     got: dict[int, list[int]] = {}
     budget = pol.max_splits or len(net) + len(ctx.lines)
@@ -323,24 +342,24 @@ def allocate_rules(ctx: OrderContext) -> Allocation:
             row[d] -= q
         return True
 
-    for tier in _tiers(order, keys, pol):
-        if not remaining or len(used) >= budget:
+    # Without min_splits every tier is one site: the policy's order itself.
+    for tier in _tiers(order, keys, pol) if consolidated else order:
+        if not rem or len(used) >= budget:
             break
-        if len(tier) == 1:
-            k = tier[0]
-            row = fill[k]
-            mine = [u for u in remaining if row[u] and take(k, u)]
+        if not consolidated or len(tier) == 1:
+            k = tier if not consolidated else tier[0]
+            m = site_masks[k] & rem
+            if not m:
+                continue
+            mine = [u for u in remaining if m >> u & 1 and take(k, u)]
         else:
-            rem = 0
-            for u in remaining:
-                rem |= 1 << u
             masks = {k: site_masks[k] & rem for k in tier}
             combo = _cover(tier, masks, budget - len(used), rem)
             mine = []
             per: dict[int, list[int]] = {}
             for u in remaining:
                 for k in combo:
-                    if fill[k][u] and take(k, u):
+                    if site_masks[k] >> u & 1 and take(k, u):
                         per.setdefault(k, []).append(u)
                         mine.append(u)
                         break
@@ -349,19 +368,24 @@ def allocate_rules(ctx: OrderContext) -> Allocation:
                     got[k] = per[k]
                     used.append(k)
             if mine:
-                taken = set(mine)
-                remaining = [u for u in remaining if u not in taken]
+                for u in mine:
+                    rem &= ~(1 << u)
+                remaining = [u for u in remaining if rem >> u & 1]
             continue
         if mine:
             got[k] = mine
             used.append(k)
-            taken = set(mine)
-            remaining = [u for u in remaining if u not in taken]
+            for u in mine:
+                rem &= ~(1 << u)
+            remaining = [u for u in remaining if rem >> u & 1]
 
-    for k, units in got.items():
-        for u in units:
-            for i in ctx.units[u]:
-                alloc.add(k, i, int(ctx.qty[i]))
+    parts = alloc.parts
+    units, qtys = ctx.units, ctx.qtys
+    for k, us in got.items():
+        part = parts[k] = []
+        for u in us:
+            for i in units[u]:
+                part.append((i, qtys[i]))
     split_from: dict[int, list[str]] = {}
     if remaining and pol.split_lines:
         remaining = _split_lines(ctx, remaining, order, used, work, budget, alloc, split_from)
@@ -387,7 +411,7 @@ def _split_lines(ctx, remaining, order, used, work, budget, alloc, split_from) -
             left.append(u)
             continue
         i = ctx.units[u][0]
-        d, want = ctx.line_d[i], int(ctx.qty[i])
+        d, want = ctx.line_d[i], ctx.qtys[i]
         blocked = None
         for k in used + [k for k in order if k not in used]:
             if not want:
@@ -409,7 +433,7 @@ def _split_lines(ctx, remaining, order, used, work, budget, alloc, split_from) -
             if blocked is not None:
                 reason = f"max_splits={budget} reached: {ctx.network.ids[blocked]} has it"
             else:
-                reason = ctx.shortfall_reason(i, int(ctx.qty[i]))
+                reason = ctx.shortfall_reason(i, ctx.qtys[i])
             alloc.unfilled.append((i, want, reason))
     return left
 
@@ -442,17 +466,19 @@ def _line_ok(ctx: OrderContext, i: int) -> bool:
 def _explain(ctx, alloc, order, keys, got, split_from, consolidated) -> None:
     pol, net = ctx.policy, ctx.network
     alloc.why = _RuleWhy(ctx, order, keys, got, split_from, consolidated)
-    sites = sorted(alloc.parts, key=order.index)
-    head = f"{len(sites)} shipment{'s' * (len(sites) != 1)}"
+    sites = sorted(alloc.parts, key=order.index) if len(alloc.parts) > 1 else alloc.parts
+    n = len(sites)
+    head = f"{n} shipment{'s' * (n != 1)}"
     if sites:
-        head += " from " + ", ".join(net.ids[k] for k in sites)
+        head += " from " + ", ".join([net.ids[k] for k in sites])
     tail = f"; {len(alloc.unfilled)} line(s) back-ordered" if alloc.unfilled else ""
     alloc.summary = f"{head}{tail}; rules {' > '.join(pol.rules)}"
 
 
 class _RuleWhy:
     """Why each site won or lost under a rule policy, worded when asked. Holds only what
-    the wording needs (never the OrderContext)."""
+    the wording needs (never the OrderContext), and works it out on the first question:
+    routing a stream reads none of it."""
 
     def __init__(self, ctx, order, keys, got, split_from, consolidated) -> None:
         self.sorts = ctx.policy.sorts
@@ -461,14 +487,24 @@ class _RuleWhy:
         self.got = got
         self.split_from = split_from
         self.consolidated = consolidated
-        self.position = {k: n for n, k in enumerate(order)}
+        self.order = order
         self.fill = ctx.fill
         self.units = ctx.units
-        self.line_nos = [line.line_no for line in ctx.lines]
-        self.n_units = len(ctx.units)
+        self.lines = ctx.lines
+        self._position: dict[int, int] | None = None
+
+    @property
+    def position(self) -> dict[int, int]:
+        if self._position is None:
+            self._position = {k: n for n, k in enumerate(self.order)}
+        return self._position
+
+    @property
+    def n_units(self) -> int:
+        return len(self.units)
 
     def label(self, u: int) -> str:
-        nums = ",".join(str(self.line_nos[i]) for i in self.units[u])
+        nums = ",".join(str(self.lines[i].line_no) for i in self.units[u])
         return f"line {nums}" if len(self.units[u]) == 1 else f"group {nums}"
 
     def kt(self, k: int) -> str:
