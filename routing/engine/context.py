@@ -231,8 +231,8 @@ class OrderContext:
 
     @property
     def unit_n(self) -> np.ndarray:
-        if self._unit_n is None:
-            self._unit_n = self.qty.astype(float)
+        if self._unit_n is None:  # the same doubles as qty.astype(float)
+            self._unit_n = np.array(self.qtys, float)
         return self._unit_n
 
     @property

@@ -67,6 +67,7 @@ class Best:
     stop_m: int = 0
     too_big: int = 0  # the level whose enumeration would exceed the limit (0: none)
     plans: int = 0
+    fixed: np.ndarray | None = None  # separable: fixed cost + bonus per position in R
 
 
 def _level_work(r: int, n: int, m: int) -> int:
@@ -74,12 +75,13 @@ def _level_work(r: int, n: int, m: int) -> int:
     return comb(r, m) * m * n
 
 
-def _bounds(ctx: OrderContext, units: Units, R: list[int], bonus: float, ic):
-    """lbs[m-1]: a lower bound on the cost of any m-package plan."""
+def _bounds(ctx: OrderContext, units: Units, R: list[int], bonus: float, ic, fixed=None):
+    """lbs[m-1]: a lower bound on the cost of any m-package plan. ``fixed``: separable
+    only, ``pricing.fixed[R] + bonus`` when the caller has it."""
     pricing = ctx.pricing
     r = len(R)
     if pricing.separable:
-        fixed = np.sort(pricing.fixed[R] + bonus)
+        fixed = np.sort(pricing.fixed[R] + bonus if fixed is None else fixed)
         return np.cumsum(fixed) + ic.min(axis=0).sum()
     base = np.sort(pricing.min_cost()[R] + bonus)
     lbs = np.cumsum(base)
@@ -100,9 +102,10 @@ def enumerate_subsets(
     pricing = ctx.pricing
     r, n = len(R), len(units.N)
     best = Best()
-    fixed = pricing.fixed[R] + bonus
-    ic = np.where(units.cand[R], pricing.per_item[R][:, None] * units.N[None, :], INF)
-    lbs = _bounds(ctx, units, R, bonus, ic)
+    rows = np.array(R, np.intp)  # one conversion for the three lookups
+    fixed = pricing.fixed[rows] + bonus
+    ic = np.where(units.cand[rows], pricing.per_item[rows][:, None] * units.N[None, :], INF)
+    lbs = _bounds(ctx, units, R, bonus, ic, fixed).tolist()
     for m in range(1, min(r, budget, n) + 1):
         if lbs[m - 1] >= best.cost - EPS:
             best.stop_lb, best.stop_m = float(lbs[m - 1]), m
@@ -110,6 +113,17 @@ def enumerate_subsets(
         if limit is not None and _level_work(r, n, m) > limit:
             best.too_big = m
             break
+        if m == 1:
+            # One site each: the general step's min over one slot and sum of one fixed
+            # cost are the values themselves, so this gives the same doubles.
+            tot = ic.sum(axis=1) + fixed
+            best.plans += r
+            i = int(np.argmin(tot))
+            if tot[i] < best.cost - EPS:
+                best.cost = float(tot[i])
+                best.assign = np.full(n, i, np.intp)
+            best.levels = m
+            continue
         combos = combos_of(r, m)
         sub = ic[combos]  # combos x m x units
         tot = sub.min(axis=1).sum(axis=1) + fixed[combos].sum(axis=1)
@@ -120,6 +134,7 @@ def enumerate_subsets(
             best.assign = combos[i][sub[i].argmin(axis=0)]
         best.levels = m
     best.ic = ic
+    best.fixed = fixed
     return best
 
 
