@@ -141,7 +141,7 @@ class OrderContext:
         self.qtys, self.ws, self.vs = qtys, ws, vs
         index = inventory.sku_index
         cols = [index.get(s, -1) for s in skus]
-        self.known = [c >= 0 for c in cols]
+        self._cols = cols
         rows = inventory.rows_for(network.ids)
         base = inventory.qty if rows is None else _take_rows(inventory.qty, rows)
         if -1 not in cols:
@@ -246,8 +246,11 @@ class OrderContext:
         """Apply the policy's filters in order: ``eligible`` per site, and for each
         excluded site the reason of the first filter that excluded it."""
         net, order = self.network, self.order
-        ok = self.pricing.can_ship
-        ships_all = _all_true(ok)
+        pricing = self.pricing
+        ok = pricing.can_ship
+        ships_all = pricing.ships_everywhere
+        if ships_all is None:
+            ships_all = bool(ok.all())
         filters = self.policy.filters
         if ships_all and (not filters or (filters == ("capacity",) and not net.has_capacity)):
             # The usual case: nothing to exclude (no per-site work, no reasons to word).
@@ -280,6 +283,11 @@ class OrderContext:
         self.eligible = ok
         self.excluded = excluded
         self.all_eligible = bool(ok.all())
+
+    @property
+    def known(self) -> list[bool]:
+        """Per distinct SKU of the order: whether the inventory knows it."""
+        return [c >= 0 for c in self._cols]
 
     # -- helpers -------------------------------------------------------------------------
     _est: np.ndarray | None = None
@@ -321,24 +329,6 @@ def _single_units(n: int) -> tuple[tuple[int], ...]:
     return tuple((i,) for i in range(n))
 
 
-# The bundled cost models share their (read-only) can_ship arrays between orders, per
-# destination or per cache entry: whether one is all true is asked once per array.
-_ALL_TRUE: dict[int, tuple[np.ndarray, bool]] = {}
-
-
-def _all_true(a: np.ndarray) -> bool:
-    if a.flags.writeable:  # only read-only arrays are known not to change between orders
-        return bool(a.all())
-    hit = _ALL_TRUE.get(id(a))
-    if hit is not None and hit[0] is a:
-        return hit[1]
-    if len(_ALL_TRUE) >= 4096:
-        _ALL_TRUE.clear()
-    value = bool(a.all())
-    _ALL_TRUE[id(a)] = (a, value)
-    return value
-
-
 def _take_rows(qty: np.ndarray, rows: np.ndarray) -> np.ndarray:
     out = qty[np.maximum(rows, 0)]
     if (rows < 0).any():
@@ -347,7 +337,7 @@ def _take_rows(qty: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return out
 
 
-@dataclass
+@dataclass(slots=True)
 class Allocation:
     """What a policy decided: per site index the ``(line index, qty)`` it ships and the
     units left over ``(line index, qty, reason)``. ``why(k)`` says why site k won or lost

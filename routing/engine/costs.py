@@ -79,6 +79,7 @@ class Pricing:
     fixed: np.ndarray  # separable only
     per_item: np.ndarray  # separable only
     can_ship: np.ndarray  # per site: some service reaches the destination
+    ships_everywhere: bool | None = None  # can_ship is all true (None: not known)
     on_time: np.ndarray  # per site: some service meets the promise
 
     def costs(self, W: np.ndarray, V: np.ndarray, N: np.ndarray) -> np.ndarray:
@@ -160,7 +161,7 @@ class _LinearPricing(Pricing):
         self._fixed = self.fixed.tolist()
         self._per_item = self.per_item.tolist()
         self.can_ship = np.ones(n, bool)
-        self.can_ship.flags.writeable = False  # shared by every order to this destination
+        self.ships_everywhere = True
         self.on_time = self.can_ship
 
     def costs(self, W, V, N):
@@ -209,14 +210,13 @@ class _FreightPricing(Pricing):
             hit = model._cache.get(key)
             if hit is not None and hit[0] is net:
                 (_, self.zones, self.zone_list, self.can_ship, self.transit, self.pen,
-                 self.pen_rows, self.on_time, self.late) = hit  # fmt: skip
+                 self.pen_rows, self.on_time, self.late, self.ships_everywhere) = hit  # fmt: skip
                 return
         S, n_svc = len(net.sites), len(t.services)
         self.zones = t.zones(ctx.dist)
         self.zone_list = self.zones.tolist()
         self.can_ship = np.array([t.serves(c, order.country) for c in net.countries], bool)
-        if key is not None:
-            self.can_ship.flags.writeable = False  # shared by the orders of this cache entry
+        self.ships_everywhere = bool(self.can_ship.all())
         transit = t.transit[:, self.zones].T  # S x services
         self.transit = transit
         if dated and (order.promise_days is not None or order.deadline):
@@ -243,7 +243,8 @@ class _FreightPricing(Pricing):
             if len(model._cache) > 100_000:
                 model._cache.clear()
             model._cache[key] = (net, self.zones, self.zone_list, self.can_ship, self.transit,
-                                 pen, self.pen_rows, self.on_time, self.late)  # fmt: skip
+                                 pen, self.pen_rows, self.on_time, self.late,
+                                 self.ships_everywhere)  # fmt: skip
 
     def _dated(self, ctx: OrderContext, transit: np.ndarray):
         order, t = ctx.order, self.table

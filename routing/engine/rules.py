@@ -195,9 +195,16 @@ _PARSED: dict[str, Policy] = {}
 
 # -- site order ----------------------------------------------------------------------------
 def sort_keys(ctx: OrderContext) -> dict[str, np.ndarray]:
-    """Per sort rule of the policy, its key for every site (lower is better)."""
+    """Per sort rule of the policy, its key for every site (lower is better). Shared
+    between the orders to one destination when every key depends on it only: read, never
+    change."""
+    sorts = ctx.policy.sorts
+    if _is_static(sorts):
+        hit = ctx.dest.orders.get(sorts)
+        if hit is not None:
+            return hit[1]
     keys = {}
-    for name in ctx.policy.sorts:
+    for name in sorts:
         if name == "closest":
             keys[name] = ctx.dist
         elif name == "ranked":
@@ -212,15 +219,13 @@ def sort_keys(ctx: OrderContext) -> dict[str, np.ndarray]:
 def site_order(ctx: OrderContext, keys: dict[str, np.ndarray]) -> list[int]:
     """Eligible sites, best first: by each sort key in turn, then site id."""
     sorts = ctx.policy.sorts
-    static = _STATIC.get(sorts)
-    if static is None:
-        static = _STATIC[sorts] = all(n in ("closest", "ranked") for n in sorts)
-    if static:  # the keys depend on the destination only: sort once per destination
+    if _is_static(sorts):  # the keys depend on the destination only: sort once for it
         cache = ctx.dest.orders
-        full = cache.get(sorts)
-        if full is None:
+        hit = cache.get(sorts)
+        if hit is None:
             cols = [ctx.network.id_rank] + [keys[n] for n in reversed(sorts)]
-            full = cache[sorts] = np.lexsort(cols).tolist()
+            hit = cache[sorts] = (np.lexsort(cols).tolist(), keys)
+        full = hit[0]
         if ctx.all_eligible:
             return list(full)
         eligible = ctx.eligible.tolist()
@@ -228,6 +233,13 @@ def site_order(ctx: OrderContext, keys: dict[str, np.ndarray]) -> list[int]:
     cols = [ctx.network.id_rank] + [keys[n] for n in reversed(sorts)]
     order = np.lexsort(cols)
     return order[ctx.eligible[order]].tolist()
+
+
+def _is_static(sorts: tuple[str, ...]) -> bool:
+    static = _STATIC.get(sorts)
+    if static is None:
+        static = _STATIC[sorts] = all(n in ("closest", "ranked") for n in sorts)
+    return static
 
 
 _STATIC: dict[tuple[str, ...], bool] = {}
@@ -277,22 +289,45 @@ def _cover(tier: list[int], masks: dict[int, int], room: int, full: int = 0) -> 
     cands = [k for k in tier if masks[k]]
     if not cands:
         return ()
+    ms = [masks[k] for k in cands]
     target = 0
-    for k in cands:
-        target |= masks[k]
+    for m in ms:
+        target |= m
+    c = len(cands)
+    # All the candidates together cover the target: with room for them all, a covering
+    # subset is always found and the best partial one is never needed.
+    track = room < c
     best, best_n = (), 0
-    for size in range(1, min(room, len(cands)) + 1):
-        if comb(len(cands), size) > _COVER_LIMIT:
+    for size in range(1, min(room, c) + 1):
+        if comb(c, size) > _COVER_LIMIT:
             return _greedy_cover(cands, masks, room)
-        for combo in combinations(cands, size):
+        # Sizes 1 and 2 (nearly every order) as plain loops, in combinations() order.
+        if size == 1:
+            for a in range(c):
+                m = ms[a]
+                if m == target:
+                    return (cands[a],)
+                if track and m.bit_count() > best_n:
+                    best, best_n = (cands[a],), m.bit_count()
+            continue
+        if size == 2:
+            for a in range(c - 1):
+                ma = ms[a]
+                for b in range(a + 1, c):
+                    m = ma | ms[b]
+                    if m == target:
+                        return (cands[a], cands[b])
+                    if track and m.bit_count() > best_n:
+                        best, best_n = (cands[a], cands[b]), m.bit_count()
+            continue
+        for combo in combinations(range(c), size):
             m = 0
-            for k in combo:
-                m |= masks[k]
+            for j in combo:
+                m |= ms[j]
             if m == target:
-                return combo
-            n = m.bit_count()
-            if n > best_n:
-                best, best_n = combo, n
+                return tuple(cands[j] for j in combo)
+            if track and m.bit_count() > best_n:
+                best, best_n = tuple(cands[j] for j in combo), m.bit_count()
     return best
 
 
@@ -317,7 +352,6 @@ def allocate_rules(ctx: OrderContext) -> Allocation:
     alloc = Allocation(method="rules", keys=keys)
     if "cheapest" in keys:
         alloc.est_cost = keys["cheapest"]
-    needs = ctx.unit_needs
     work = ctx.avail.tolist()
     n_units = len(ctx.units)
     remaining = list(range(n_units))
@@ -333,14 +367,28 @@ def allocate_rules(ctx: OrderContext) -> Allocation:
     budget = pol.max_splits or len(net) + len(ctx.lines)
     consolidated = pol.consolidate_at is not None
 
-    def take(k: int, u: int) -> bool:
-        row = work[k]
-        for d, q in needs[u]:
+    if ctx.need is None:  # one line per unit: its own sku and qty
+        line_d, qtys = ctx.line_d, ctx.qtys
+
+        def take(k: int, u: int) -> bool:
+            row = work[k]
+            d, q = line_d[u], qtys[u]
             if row[d] < q:
                 return False
-        for d, q in needs[u]:
             row[d] -= q
-        return True
+            return True
+
+    else:
+        needs = ctx.unit_needs
+
+        def take(k: int, u: int) -> bool:
+            row = work[k]
+            for d, q in needs[u]:
+                if row[d] < q:
+                    return False
+            for d, q in needs[u]:
+                row[d] -= q
+            return True
 
     # Without min_splits every tier is one site: the policy's order itself.
     for tier in _tiers(order, keys, pol) if consolidated else order:
