@@ -80,6 +80,9 @@ class Pricing:
     per_item: np.ndarray  # separable only
     can_ship: np.ndarray  # per site: some service reaches the destination
     ships_everywhere: bool | None = None  # can_ship is all true (None: not known)
+    # A dict here (per instance) lets the enumeration keep what it derives from the
+    # arrays: for pricings shared between orders whose arrays never change.
+    site_terms: dict | None = None
     on_time: np.ndarray  # per site: some service meets the promise
 
     def costs(self, W: np.ndarray, V: np.ndarray, N: np.ndarray) -> np.ndarray:
@@ -163,6 +166,7 @@ class _LinearPricing(Pricing):
         self.can_ship = np.ones(n, bool)
         self.ships_everywhere = True
         self.on_time = self.can_ship
+        self.site_terms: dict = {}  # shared between orders: the enumeration's cache
 
     def costs(self, W, V, N):
         N = np.asarray(N, dtype=float)

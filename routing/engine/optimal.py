@@ -30,7 +30,7 @@ import numpy as np
 
 from routing.engine.context import Allocation, OrderContext
 from routing.engine.mip import solve_mip
-from routing.engine.rules import key_text, site_order, sort_keys
+from routing.engine.rules import _powers, key_text, site_order, sort_keys
 from routing.engine.search import Best, combos_of, dp_search, enumerate_subsets, forced_cost
 
 __all__ = ["BIG_PACKAGE", "Units", "allocate_optimal", "prepare_units"]
@@ -45,7 +45,7 @@ class Units:
     carries (``parts``: per unit ``(line index, qty)``) and the stock it needs (``needs``:
     per unit ``(sku column of ctx.skus, qty)``)."""
 
-    __slots__ = ("_W", "_V", "N", "cand", "parts", "_needs", "unfilled", "_lines")
+    __slots__ = ("_W", "_V", "N", "cand", "parts", "_needs", "unfilled", "_lines", "has")
 
     def __init__(
         self,
@@ -61,6 +61,7 @@ class Units:
         self._needs = needs
         self.unfilled = [] if unfilled is None else unfilled
         self._lines: tuple | None = None
+        self.has: list[bool] | None = None  # per site: a candidate for some unit
 
     @classmethod
     def of_lines(cls, ctx: OrderContext, cand: np.ndarray) -> Units:
@@ -96,8 +97,20 @@ def prepare_units(ctx: OrderContext) -> Units:
     (``split_lines``) or left unfilled with their reason."""
     # fill is never written after it is made: with every site eligible it is cand itself.
     cand = ctx.fill if ctx.all_eligible else ctx.fill & ctx.eligible[:, None]
+    n = cand.shape[1]
+    if ctx.need is None and n <= 62:
+        # Each site's candidate units as bits: one product answers both "is every line
+        # fillable somewhere" (the usual order) and "which sites are candidates".
+        masks = (cand @ _powers(n)).tolist()
+        union = 0
+        for m in masks:
+            union |= m
+        if union == (1 << n) - 1:
+            units = Units.of_lines(ctx, cand)
+            units.has = [m != 0 for m in masks]
+            return units
     ok = cand.any(axis=0)
-    if ctx.need is None and ok.all():  # the usual order: every line fillable somewhere
+    if ctx.need is None and ok.all():
         return Units.of_lines(ctx, cand)
     keep = np.flatnonzero(ok)
     W, V, N = list(ctx.unit_w[keep]), list(ctx.unit_v[keep]), list(ctx.unit_n[keep])
@@ -186,7 +199,7 @@ def allocate_optimal(ctx: OrderContext) -> Allocation:
     n = len(units.N)
     bonus = BIG_PACKAGE if pol.fewest_first else 0.0
     budget = pol.max_splits or len(ctx.network)
-    has = units.cand.any(axis=1).tolist()
+    has = units.has if units.has is not None else units.cand.any(axis=1).tolist()
     R = [k for k in order if has[k]]
     best = None
     mip = None
@@ -319,13 +332,13 @@ class _PlanCost:
     """Per site, the cheapest enumerated plan in which it ships something, recomputed
     from the item costs when a report asks (plans keep no enumeration arrays)."""
 
-    def __init__(self, ic: np.ndarray, fixed: np.ndarray, levels: int, R, bonus) -> None:
+    def __init__(self, ic: np.ndarray, fixed, levels: int, R, bonus) -> None:
         self.ic, self.fixed, self.levels, self.R, self.bonus = ic, fixed, levels, R, bonus
         self.value: dict[int, float] | None = None
 
     def __call__(self) -> dict[int, float]:
         if self.value is None:
-            ic, fixed = self.ic, self.fixed
+            ic, fixed = self.ic, np.asarray(self.fixed, float)
             site_best = np.full(len(self.R), INF)
             with np.errstate(invalid="ignore"):
                 for m in range(1, self.levels + 1):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import combinations
+from itertools import accumulate, combinations
 from math import comb
 from typing import TYPE_CHECKING
 
@@ -67,7 +67,7 @@ class Best:
     stop_m: int = 0
     too_big: int = 0  # the level whose enumeration would exceed the limit (0: none)
     plans: int = 0
-    fixed: np.ndarray | None = None  # separable: fixed cost + bonus per position in R
+    fixed: list[float] | None = None  # separable: fixed cost + bonus per position in R
 
 
 def _level_work(r: int, n: int, m: int) -> int:
@@ -75,13 +75,12 @@ def _level_work(r: int, n: int, m: int) -> int:
     return comb(r, m) * m * n
 
 
-def _bounds(ctx: OrderContext, units: Units, R: list[int], bonus: float, ic, fixed=None):
-    """lbs[m-1]: a lower bound on the cost of any m-package plan. ``fixed``: separable
-    only, ``pricing.fixed[R] + bonus`` when the caller has it."""
+def _bounds(ctx: OrderContext, units: Units, R: list[int], bonus: float, ic):
+    """lbs[m-1]: a lower bound on the cost of any m-package plan."""
     pricing = ctx.pricing
     r = len(R)
     if pricing.separable:
-        fixed = np.sort(pricing.fixed[R] + bonus if fixed is None else fixed)
+        fixed = np.sort(pricing.fixed[R] + bonus)
         return np.cumsum(fixed) + ic.min(axis=0).sum()
     base = np.sort(pricing.min_cost()[R] + bonus)
     lbs = np.cumsum(base)
@@ -102,13 +101,18 @@ def enumerate_subsets(
     pricing = ctx.pricing
     r, n = len(R), len(units.N)
     best = Best()
-    rows = np.array(R, np.intp)  # one conversion for the three lookups
-    fixed = pricing.fixed[rows] + bonus
-    ic = np.where(units.cand[rows], pricing.per_item[rows][:, None] * units.N[None, :], INF)
-    lbs = _bounds(ctx, units, R, bonus, ic, fixed).tolist()
+    # Per order only the sums over units stay in numpy (its pairwise sums are not
+    # Python's); what is per site is a short list: the same doubles, added in the same
+    # order, without a numpy call per step. ufunc.reduce is what ndarray.min/sum call.
+    fl = _fixed_list(pricing)
+    fixed = [fl[k] + bonus for k in R]
+    ic = np.where(units.cand, pricing.per_item[:, None] * units.N[None, :], INF)[R]
+    low = float(_add(_min(ic, 0)))  # each unit at its cheapest site
+    cum = list(accumulate(sorted(fixed)))  # np.cumsum(np.sort(fixed)): sequential too
     for m in range(1, min(r, budget, n) + 1):
-        if lbs[m - 1] >= best.cost - EPS:
-            best.stop_lb, best.stop_m = float(lbs[m - 1]), m
+        lb = cum[m - 1] + low  # _bounds: no m-package plan costs less
+        if lb >= best.cost - EPS:
+            best.stop_lb, best.stop_m = lb, m
             break
         if limit is not None and _level_work(r, n, m) > limit:
             best.too_big = m
@@ -116,19 +120,19 @@ def enumerate_subsets(
         if m == 1:
             # One site each: the general step's min over one slot and sum of one fixed
             # cost are the values themselves, so this gives the same doubles.
-            tot = ic.sum(axis=1) + fixed
+            tot = [x + f for x, f in zip(_add(ic, 1).tolist(), fixed, strict=True)]
             best.plans += r
-            i = int(np.argmin(tot))
-            if tot[i] < best.cost - EPS:
-                best.cost = float(tot[i])
-                best.assign = np.full(n, i, np.intp)
+            t = min(tot)  # never nan: costs are finite or inf
+            if t < best.cost - EPS:
+                best.cost = t
+                best.assign = np.full(n, tot.index(t), np.intp)
             best.levels = m
             continue
         combos = combos_of(r, m)
         sub = ic[combos]  # combos x m x units
-        tot = sub.min(axis=1).sum(axis=1) + fixed[combos].sum(axis=1)
+        tot = _add(_min(sub, 1), 1) + _add(np.array(fixed)[combos], 1)
         best.plans += len(combos)
-        i = int(np.argmin(tot))
+        i = int(tot.argmin())
         if tot[i] < best.cost - EPS:
             best.cost = float(tot[i])
             best.assign = combos[i][sub[i].argmin(axis=0)]
@@ -136,6 +140,21 @@ def enumerate_subsets(
     best.ic = ic
     best.fixed = fixed
     return best
+
+
+_add = np.add.reduce
+_min = np.minimum.reduce
+
+
+def _fixed_list(pricing) -> list[float]:
+    """``pricing.fixed`` as a list, kept by pricings shared between orders."""
+    cache = pricing.site_terms
+    if cache is None:
+        return pricing.fixed.tolist()
+    fl = cache.get("fixed")
+    if fl is None:
+        fl = cache["fixed"] = pricing.fixed.tolist()
+    return fl
 
 
 def _level_one(ctx, units: Units, R: list[int], bonus: float) -> tuple[float, int]:
