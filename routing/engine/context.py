@@ -369,6 +369,7 @@ def build_plan(ctx: OrderContext, alloc: Allocation) -> Plan:
     ws, vs, qtys = ctx.ws, ctx.vs, ctx.qtys
     dist_list = ctx.dest.dist_list
     co2 = _co2_factors()
+    quote_fields = getattr(pricing, "quote_fields", None) or _quote_fields(pricing)
     parts = alloc.parts
     for k in sorted(parts, key=ids.__getitem__) if len(parts) > 1 else parts:
         part = sorted(parts[k])
@@ -380,14 +381,14 @@ def build_plan(ctx: OrderContext, alloc: Allocation) -> Plan:
             weight += ws[i] * share
             volume += vs[i] * share
             items += q
-        quote = pricing.quote(k, weight, volume, items)
+        quote = quote_fields(k, weight, volume, items)
         if quote is None:
             why = f"no carrier service carries this package from {ids[k]} ({weight:.0f} g)"
             unfilled += [Unfilled(lines[i].line_no, lines[i].sku, q, why) for i, q in part]
             failed[k] = why
             continue
+        carrier, service, mode, cost, transit, ship, arrive, late = quote
         dist = dist_list[k]
-        mode = quote.mode
         f = co2.get(mode)
         if f is None:
             f = co2[mode] = _co2_factor(mode)
@@ -396,19 +397,19 @@ def build_plan(ctx: OrderContext, alloc: Allocation) -> Plan:
             Shipment(
                 ids[k],
                 tuple([(lines[i].line_no, lines[i].sku, q) for i, q in part]),
-                quote.carrier,
-                quote.service,
-                quote.cost,
+                carrier,
+                service,
+                cost,
                 dist,
                 weight,
                 dist * f[0] * (weight / 1e6) * f[1] / 1000.0,
-                quote.transit_days,
-                quote.ship_date,
-                quote.delivery_date,
-                quote.late,
+                transit,
+                ship,
+                arrive,
+                late,
             )
         )
-        total += quote.cost
+        total += cost
     if failed or len(unfilled) > 1:
         unfilled.sort(key=lambda u: u.line_no)
     reports = _Reports(net, ctx.dist, ctx.fill, len(ctx.units), ctx.excluded, alloc, failed)
@@ -422,6 +423,19 @@ def build_plan(ctx: OrderContext, alloc: Allocation) -> Plan:
         alloc.method,
         reports,
     )
+
+
+def _quote_fields(pricing):
+    """quote_fields for a pricing that only has quote (not derived from Pricing)."""
+
+    def fields(k, weight, volume, items):
+        q = pricing.quote(k, weight, volume, items)
+        if q is None:
+            return None
+        return (q.carrier, q.service, q.mode, q.cost, q.transit_days, q.ship_date,
+                q.delivery_date, q.late)  # fmt: skip
+
+    return fields
 
 
 _CO2: list = [None, {}]  # the rate table the factors are of, {mode: (circuity, g/tkm)}

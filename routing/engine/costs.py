@@ -91,6 +91,17 @@ class Pricing:
     def quote(self, k: int, weight_g: float, volume_mm3: float, items: int) -> EngineQuote | None:
         raise NotImplementedError
 
+    def quote_fields(
+        self, k: int, weight_g: float, volume_mm3: float, items: int
+    ) -> tuple[Any, ...] | None:
+        """:meth:`quote` as the tuple of its fields (what plan assembly reads; the bundled
+        models make the tuple without the object)."""
+        q = self.quote(k, weight_g, volume_mm3, items)
+        if q is None:
+            return None
+        return (q.carrier, q.service, q.mode, q.cost, q.transit_days, q.ship_date,
+                q.delivery_date, q.late)  # fmt: skip
+
     def min_cost(self) -> np.ndarray:
         raise NotImplementedError
 
@@ -175,6 +186,11 @@ class _LinearPricing(Pricing):
     def quote(self, k, weight_g, volume_mm3, items):
         m = self.model
         return EngineQuote(m.carrier, m.service, "road", self._fixed[k] + self._per_item[k] * items)
+
+    def quote_fields(self, k, weight_g, volume_mm3, items):
+        m = self.model
+        cost = self._fixed[k] + self._per_item[k] * items
+        return (m.carrier, m.service, "road", cost, None, None, None, False)
 
     def min_cost(self):
         return self.fixed + self.per_item
@@ -296,6 +312,10 @@ class _FreightPricing(Pricing):
         return best + self.model.handling
 
     def quote(self, k, weight_g, volume_mm3, items):
+        fields = self.quote_fields(k, weight_g, volume_mm3, items)
+        return None if fields is None else EngineQuote(*fields)
+
+    def quote_fields(self, k, weight_g, volume_mm3, items):
         best, best_key = -1, None
         z = self.zone_list[k]
         pens = self.pen_rows[k]
@@ -312,7 +332,7 @@ class _FreightPricing(Pricing):
         if best < 0:
             return None
         svc = self.services[best]
-        return EngineQuote(
+        return (
             svc.carrier,
             svc.name,
             svc.mode,

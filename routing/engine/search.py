@@ -106,8 +106,19 @@ def enumerate_subsets(
     # order, without a numpy call per step. ufunc.reduce is what ndarray.min/sum call.
     fl = _fixed_list(pricing)
     fixed = [fl[k] + bonus for k in R]
-    ic = np.where(units.cand, pricing.per_item[:, None] * units.N[None, :], INF)[R]
-    low = float(_add(_min(ic, 0)))  # each unit at its cheapest site
+    if n == 1:
+        # One unit (a third of orders): its item cost per site as a list; a sum or a min
+        # over one element is the element, so every figure below is the same double.
+        pl = _per_item_list(pricing)
+        n0 = float(units.N[0])
+        col = units.cand[:, 0].tolist()
+        icl = [pl[k] * n0 if col[k] else INF for k in R]
+        low = min(icl)
+        ic = np.array(icl).reshape(r, 1)
+    else:
+        ic = np.where(units.cand, pricing.per_item[:, None] * units.N[None, :], INF)[R]
+        low = float(_add(_min(ic, 0)))  # each unit at its cheapest site
+        icl = None
     cum = list(accumulate(sorted(fixed)))  # np.cumsum(np.sort(fixed)): sequential too
     for m in range(1, min(r, budget, n) + 1):
         lb = cum[m - 1] + low  # _bounds: no m-package plan costs less
@@ -120,7 +131,8 @@ def enumerate_subsets(
         if m == 1:
             # One site each: the general step's min over one slot and sum of one fixed
             # cost are the values themselves, so this gives the same doubles.
-            tot = [x + f for x, f in zip(_add(ic, 1).tolist(), fixed, strict=True)]
+            sums = icl if icl is not None else _add(ic, 1).tolist()
+            tot = [x + f for x, f in zip(sums, fixed, strict=True)]
             best.plans += r
             t = min(tot)  # never nan: costs are finite or inf
             if t < best.cost - EPS:
@@ -148,13 +160,21 @@ _min = np.minimum.reduce
 
 def _fixed_list(pricing) -> list[float]:
     """``pricing.fixed`` as a list, kept by pricings shared between orders."""
-    cache = pricing.site_terms
+    return _as_list(pricing, "fixed")
+
+
+def _per_item_list(pricing) -> list[float]:
+    return _as_list(pricing, "per_item")
+
+
+def _as_list(pricing, name: str) -> list[float]:
+    cache = getattr(pricing, "site_terms", None)
     if cache is None:
-        return pricing.fixed.tolist()
-    fl = cache.get("fixed")
-    if fl is None:
-        fl = cache["fixed"] = pricing.fixed.tolist()
-    return fl
+        return getattr(pricing, name).tolist()
+    values = cache.get(name)
+    if values is None:
+        values = cache[name] = getattr(pricing, name).tolist()
+    return values
 
 
 def _level_one(ctx, units: Units, R: list[int], bonus: float) -> tuple[float, int]:
