@@ -122,6 +122,8 @@ class OrderContext:
         self.dist = dest.dist
         # Distinct SKUs of the order and their availability at each site (S x D).
         skus: list[str] = []
+        cols: list[int] = []  # per distinct SKU its inventory column (-1: unknown)
+        index = inventory.sku_index
         dix: dict[str, int] = {}
         line_d, qtys, ws, vs = [], [], [], []
         for line in lines:
@@ -130,6 +132,7 @@ class OrderContext:
             if d is None:
                 d = dix[sku] = len(skus)
                 skus.append(sku)
+                cols.append(index.get(sku, -1))
             line_d.append(d)
             q = line.qty
             qtys.append(q)
@@ -139,8 +142,6 @@ class OrderContext:
             vs.append(float(length * width * height * q))
         self.skus, self.line_d = skus, line_d
         self.qtys, self.ws, self.vs = qtys, ws, vs
-        index = inventory.sku_index
-        cols = [index.get(s, -1) for s in skus]
         self._cols = cols
         rows = inventory.rows_for(network.ids)
         base = inventory.qty if rows is None else _take_rows(inventory.qty, rows)

@@ -30,7 +30,7 @@ import numpy as np
 
 from routing.engine.context import Allocation, OrderContext
 from routing.engine.mip import solve_mip
-from routing.engine.rules import _powers, key_text, site_order, sort_keys
+from routing.engine.rules import _powers, key_text, keys_and_order
 from routing.engine.search import Best, combos_of, dp_search, enumerate_subsets, forced_cost
 
 __all__ = ["BIG_PACKAGE", "Units", "allocate_optimal", "prepare_units"]
@@ -190,8 +190,7 @@ def _conflict(ctx: OrderContext, units: Units) -> bool:
 def allocate_optimal(ctx: OrderContext) -> Allocation:
     """The cheapest allocation of the order (module docstring)."""
     pol = ctx.policy
-    keys = sort_keys(ctx)
-    order = site_order(ctx, keys)  # eligible sites, preferred first: ties go to them
+    keys, order = keys_and_order(ctx)  # eligible sites, preferred first: ties go to them
     alloc = Allocation(method="enumeration", keys=keys)
     alloc.est_cost = keys["cheapest"] if "cheapest" in keys else _EstCost(ctx)
     units = prepare_units(ctx)

@@ -235,6 +235,21 @@ def site_order(ctx: OrderContext, keys: dict[str, np.ndarray]) -> list[int]:
     return order[ctx.eligible[order]].tolist()
 
 
+def keys_and_order(ctx: OrderContext) -> tuple[dict[str, np.ndarray], list[int]]:
+    """``sort_keys(ctx)`` and ``site_order(ctx, keys)``, with one cache lookup when the
+    keys depend on the destination only."""
+    sorts = ctx.policy.sorts
+    if _is_static(sorts):
+        hit = ctx.dest.orders.get(sorts)
+        if hit is not None:
+            if ctx.all_eligible:
+                return hit[1], list(hit[0])
+            eligible = ctx.eligible.tolist()
+            return hit[1], [k for k in hit[0] if eligible[k]]
+    keys = sort_keys(ctx)
+    return keys, site_order(ctx, keys)
+
+
 def _is_static(sorts: tuple[str, ...]) -> bool:
     static = _STATIC.get(sorts)
     if static is None:
@@ -278,9 +293,10 @@ def _powers(n: int) -> np.ndarray:
     return 1 << np.arange(n, dtype=np.int64)
 
 
-def _cover(tier: list[int], masks: dict[int, int], room: int, full: int = 0) -> tuple[int, ...]:
+def _cover(tier: list[int], masks, room: int, full: int = 0) -> tuple[int, ...]:
     """The fewest sites of ``tier`` (at most ``room``) covering the most units, first in
-    tier order; greedy set cover when there are too many subsets to try. ``full``: the
+    tier order; greedy set cover when there are too many subsets to try. ``masks[k]``:
+    the units site k can ship, as bits (a dict or a list indexed by site). ``full``: the
     mask of every unit left, for the common case of one site that has them all."""
     if full:
         for k in tier:
@@ -331,7 +347,7 @@ def _cover(tier: list[int], masks: dict[int, int], room: int, full: int = 0) -> 
     return best
 
 
-def _greedy_cover(cands: list[int], masks: dict[int, int], room: int) -> tuple[int, ...]:
+def _greedy_cover(cands: list[int], masks, room: int) -> tuple[int, ...]:
     chosen: list[int] = []
     covered = 0
     while len(chosen) < room:
@@ -347,8 +363,7 @@ def _greedy_cover(cands: list[int], masks: dict[int, int], room: int) -> tuple[i
 def allocate_rules(ctx: OrderContext) -> Allocation:
     """Allocate the order's units to sites by the policy's rules (module docstring)."""
     pol, net = ctx.policy, ctx.network
-    keys = sort_keys(ctx)
-    order = site_order(ctx, keys)
+    keys, order = keys_and_order(ctx)
     alloc = Allocation(method="rules", keys=keys)
     if "cheapest" in keys:
         alloc.est_cost = keys["cheapest"]
@@ -361,7 +376,7 @@ def allocate_rules(ctx: OrderContext) -> Allocation:
         site_masks = (ctx.fill @ _powers(n_units)).tolist()
     else:
         site_masks = [_mask(row, remaining) for row in ctx.fill.tolist()]
-    rem = (1 << n_units) - 1
+    rem = every = (1 << n_units) - 1
     used: list[int] = []
     got: dict[int, list[int]] = {}
     budget = pol.max_splits or len(net) + len(ctx.lines)
@@ -401,7 +416,8 @@ def allocate_rules(ctx: OrderContext) -> Allocation:
                 continue
             mine = [u for u in remaining if m >> u & 1 and take(k, u)]
         else:
-            masks = {k: site_masks[k] & rem for k in tier}
+            # Per site (indexed by site, as _cover reads it): its units still left.
+            masks = site_masks if rem == every else [m & rem for m in site_masks]
             combo = _cover(tier, masks, budget - len(used), rem)
             mine = []
             per: dict[int, list[int]] = {}
@@ -520,7 +536,13 @@ def _explain(ctx, alloc, order, keys, got, split_from, consolidated) -> None:
     if sites:
         head += " from " + ", ".join([net.ids[k] for k in sites])
     tail = f"; {len(alloc.unfilled)} line(s) back-ordered" if alloc.unfilled else ""
-    alloc.summary = f"{head}{tail}; rules {' > '.join(pol.rules)}"
+    rules = _RULES_TEXT.get(pol.rules)
+    if rules is None:
+        rules = _RULES_TEXT[pol.rules] = f"; rules {' > '.join(pol.rules)}"
+    alloc.summary = f"{head}{tail}{rules}"
+
+
+_RULES_TEXT: dict[tuple[str, ...], str] = {}
 
 
 class _RuleWhy:
@@ -529,22 +551,39 @@ class _RuleWhy:
     routing a stream reads none of it."""
 
     def __init__(self, ctx, order, keys, got, split_from, consolidated) -> None:
-        self.sorts = ctx.policy.sorts
-        self.ids = ctx.network.ids
-        self.keys = keys
-        self.got = got
-        self.split_from = split_from
-        self.consolidated = consolidated
-        self.order = order
-        self.fill = ctx.fill
-        self.units = ctx.units
-        self.lines = ctx.lines
+        self.keys, self.got, self.split_from, self.consolidated = (
+            keys,
+            got,
+            split_from,
+            consolidated,
+        )
+        self._ctx = (ctx.policy.sorts, ctx.network.ids, order, ctx.fill, ctx.units, ctx.lines)
         self._position: dict[int, int] | None = None
+
+    @property
+    def sorts(self) -> tuple[str, ...]:
+        return self._ctx[0]
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return self._ctx[1]
+
+    @property
+    def fill(self) -> np.ndarray:
+        return self._ctx[3]
+
+    @property
+    def units(self):
+        return self._ctx[4]
+
+    @property
+    def lines(self):
+        return self._ctx[5]
 
     @property
     def position(self) -> dict[int, int]:
         if self._position is None:
-            self._position = {k: n for n, k in enumerate(self.order)}
+            self._position = {k: n for n, k in enumerate(self._ctx[2])}
         return self._position
 
     @property
