@@ -12,13 +12,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import numpy as np
 
 from routing.engine.costs import CostModel, Pricing
-from routing.engine.model import Inventory, Order, Plan, Shipment, Site, SiteReport, Unfilled
+from routing.engine.model import (
+    Inventory,
+    Order,
+    Plan,
+    Site,
+    SiteReport,
+    Unfilled,
+    new_plan,
+    new_shipment,
+)
 from routing.freight import default_rates
 from routing.geo import distances_km
 
@@ -395,7 +404,7 @@ def build_plan(ctx: OrderContext, alloc: Allocation) -> Plan:
             f = co2[mode] = _co2_factor(mode)
         # freight.co2_kg, inlined with its factors looked up once per mode.
         shipments.append(
-            Shipment(
+            new_shipment(
                 ids[k],
                 tuple([(lines[i].line_no, lines[i].sku, q) for i, q in part]),
                 carrier,
@@ -413,8 +422,9 @@ def build_plan(ctx: OrderContext, alloc: Allocation) -> Plan:
         total += cost
     if failed or len(unfilled) > 1:
         unfilled.sort(key=lambda u: u.line_no)
-    reports = _Reports(net, ctx.dist, ctx.fill, len(ctx.units), ctx.excluded, alloc, failed)
-    return Plan(
+    reports = partial(_site_reports, net, ctx.dist, ctx.fill, len(ctx.units), ctx.excluded,
+                      alloc, failed)  # fmt: skip
+    return new_plan(
         ctx.order.id,
         ctx.policy.name,
         tuple(shipments),
@@ -454,34 +464,25 @@ def _co2_factor(mode: str) -> tuple[float, float]:
     return t.circuity.get(mode, 1.0), t.co2_g_per_tkm.get(mode, t.co2_g_per_tkm["road"])
 
 
-class _Reports:
-    """Makes a plan's site reports on demand from what the decision left behind."""
-
-    __slots__ = ("net", "dist", "fill", "units", "excluded", "alloc", "failed")
-
-    def __init__(self, net, dist, fill, units, excluded, alloc, failed) -> None:
-        self.net, self.dist, self.fill, self.units = net, dist, fill, units
-        self.excluded, self.alloc, self.failed = excluded, alloc, failed
-
-    def __call__(self) -> list[SiteReport]:
-        alloc, net = self.alloc, self.net
-        chosen = {k for k in alloc.parts if k not in self.failed}
-        fills = self.fill.sum(axis=1)
-        est = alloc.est_cost() if callable(alloc.est_cost) else alloc.est_cost
-        plan_cost = alloc.plan_cost() if callable(alloc.plan_cost) else alloc.plan_cost
-        out = []
-        for k, site in enumerate(net.sites):
-            if self.excluded[k] is not None:
-                status, reason = "excluded", self.excluded[k]
-            else:
-                status = "chosen" if k in chosen else "not chosen"
-                reason = self.failed.get(k) or (alloc.why(k) if alloc.why else "")
-            e = None if est is None or not np.isfinite(est[k]) else float(est[k])
-            score = tuple((n, float(v[k])) for n, v in alloc.keys.items())
-            out.append(
-                SiteReport(
-                    site.id, status, reason, float(self.dist[k]), site.rank, int(fills[k]),
-                    self.units, e, plan_cost.get(k), score,
-                )
-            )  # fmt: skip
-        return out
+def _site_reports(net, dist, fill, units, excluded, alloc, failed) -> list[SiteReport]:
+    """A plan's site reports, made on demand from what the decision left behind."""
+    chosen = {k for k in alloc.parts if k not in failed}
+    fills = fill.sum(axis=1)
+    est = alloc.est_cost() if callable(alloc.est_cost) else alloc.est_cost
+    plan_cost = alloc.plan_cost() if callable(alloc.plan_cost) else alloc.plan_cost
+    out = []
+    for k, site in enumerate(net.sites):
+        if excluded[k] is not None:
+            status, reason = "excluded", excluded[k]
+        else:
+            status = "chosen" if k in chosen else "not chosen"
+            reason = failed.get(k) or (alloc.why(k) if alloc.why else "")
+        e = None if est is None or not np.isfinite(est[k]) else float(est[k])
+        score = tuple((n, float(v[k])) for n, v in alloc.keys.items())
+        out.append(
+            SiteReport(
+                site.id, status, reason, float(dist[k]), site.rank, int(fills[k]),
+                units, e, plan_cost.get(k), score,
+            )
+        )  # fmt: skip
+    return out
