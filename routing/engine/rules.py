@@ -453,7 +453,8 @@ def allocate_rules(ctx: OrderContext) -> Allocation:
     split_from: dict[int, list[str]] = {}
     if remaining and pol.split_lines:
         remaining = _split_lines(ctx, remaining, order, used, work, budget, alloc, split_from)
-    _leftovers(ctx, remaining, used, budget, alloc)
+    if remaining:
+        _leftovers(ctx, remaining, used, budget, alloc)
     _explain(ctx, alloc, order, keys, got, split_from, consolidated)
     return alloc
 
