@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -157,6 +158,15 @@ class LinearCost(CostModel):
         return hit[2]
 
 
+@lru_cache(maxsize=64)
+def _linear_constants(fixed: float, n: int) -> tuple[np.ndarray, list[float], np.ndarray]:
+    full = np.full(n, fixed)
+    full.flags.writeable = False
+    ones = np.ones(n, bool)
+    ones.flags.writeable = False
+    return full, full.tolist(), ones
+
+
 # Linear pricings by destination (the Network caches each destination's distance array, so
 # its identity names the destination); they hold no per-order state.
 _LINEAR: dict[int, tuple] = {}
@@ -168,13 +178,13 @@ class _LinearPricing(Pricing):
     def __init__(self, model: LinearCost, dist: np.ndarray) -> None:
         self.model = model
         n = len(dist)
-        self.fixed = np.full(n, model.fixed)
+        # What does not depend on the destination is made once per (fixed cost, sites)
+        # and shared, read-only: a stream to many places builds one array per place.
+        self.fixed, self._fixed, self.can_ship = _linear_constants(model.fixed, n)
         self.per_item = model.per_item + model.per_item_km * dist
         # quote() reads one site: list items are floats already (numpy scalars are slow),
         # and the same doubles, so the same sums.
-        self._fixed = self.fixed.tolist()
         self._per_item = self.per_item.tolist()
-        self.can_ship = np.ones(n, bool)
         self.ships_everywhere = True
         self.on_time = self.can_ship
         self.site_terms: dict = {}  # shared between orders: the enumeration's cache
