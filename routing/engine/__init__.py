@@ -88,7 +88,7 @@ class Router:
 
     def route(self, order: Order, inventory: Inventory) -> Plan:
         """The plan for one order (see :func:`route`)."""
-        ctx = self.context(order, inventory)
+        ctx = OrderContext(order, inventory, self.network, self.policy, self.cost_model)
         alloc = allocate_optimal(ctx) if self.policy.optimal else allocate_rules(ctx)
         return build_plan(ctx, alloc)
 

@@ -12,14 +12,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import numpy as np
 
 from routing.engine.costs import CostModel, Pricing
-from routing.engine.model import Inventory, Order, Plan, Shipment, Site, SiteReport, Unfilled
-from routing.freight import co2_kg
+from routing.engine.model import (
+    Inventory,
+    Order,
+    Plan,
+    Site,
+    SiteReport,
+    Unfilled,
+    new_plan,
+    new_shipment,
+)
+from routing.freight import default_rates
 from routing.geo import distances_km
 
 __all__ = ["Allocation", "Network", "OrderContext", "as_network", "build_plan"]
@@ -50,22 +59,42 @@ class Network:
         )
         self.has_capacity = any(s.capacity is not None for s in self.sites)
         self.id_rank = np.argsort(np.argsort(np.array(self.ids, dtype=object))).astype(float)
-        self._dist: dict[tuple[float, float], np.ndarray] = {}
+        self.no_exclusions: tuple[None, ...] = (None,) * len(self.sites)
+        self._dest: dict[tuple[float, float], Destination] = {}
 
     def __len__(self) -> int:
         return len(self.sites)
 
+    def destination(self, lat: float, lon: float) -> Destination:
+        """What depends on the destination only (cached: a stream of orders to the same
+        places computes it once per place)."""
+        key = (lat, lon)
+        d = self._dest.get(key)
+        if d is None:
+            if len(self._dest) >= _DIST_CACHE_MAX:
+                self._dest.clear()
+            dist = distances_km(self.lat, self.lon, lat, lon)
+            dist.flags.writeable = False
+            d = self._dest[key] = Destination(dist)
+        return d
+
     def distances_km(self, lat: float, lon: float) -> np.ndarray:
         """Great-circle km from every site to ``(lat, lon)`` (cached; do not modify)."""
-        key = (lat, lon)
-        d = self._dist.get(key)
-        if d is None:
-            if len(self._dist) >= _DIST_CACHE_MAX:
-                self._dist.clear()
-            d = distances_km(self.lat, self.lon, lat, lon)
-            d.flags.writeable = False
-            self._dist[key] = d
-        return d
+        return self.destination(lat, lon).dist
+
+
+class Destination:
+    """One destination of a network: the distance from every site (array and list), and
+    the site orders of sort rules that depend on the destination only (``closest``,
+    ``ranked``), keyed by the policy's sort rules."""
+
+    __slots__ = ("dist", "dist_list", "orders")
+
+    def __init__(self, dist: np.ndarray) -> None:
+        self.dist = dist
+        # build_plan reads one distance per shipment: a list item is a float already.
+        self.dist_list: list[float] = dist.tolist()
+        self.orders: dict[tuple[str, ...], list[int]] = {}
 
 
 @lru_cache(maxsize=32)
@@ -79,7 +108,12 @@ def as_network(sites: Network | Sequence[Site]) -> Network:
 
 
 class OrderContext:
-    """One order against one inventory snapshot, network, policy and cost model."""
+    """One order against one inventory snapshot, network, policy and cost model.
+
+    The per-line figures are kept as Python lists (``qtys``, ``ws``, ``vs``): the rule
+    policies and plan assembly read them item by item, where a list is several times
+    faster than a numpy array. The arrays (``qty``, ``line_w``, ``line_v``, ``unit_*``)
+    are made when first read (the optimiser and cost models use them)."""
 
     def __init__(
         self,
@@ -92,33 +126,38 @@ class OrderContext:
         self.order, self.network, self.policy = order, network, policy
         lines = order.lines
         self.lines = lines
-        S = len(network)
-        self.dist = network.distances_km(order.lat, order.lon)
+        dest = network.destination(order.lat, order.lon)
+        self.dest = dest
+        self.dist = dest.dist
         # Distinct SKUs of the order and their availability at each site (S x D).
         skus: list[str] = []
+        cols: list[int] = []  # per distinct SKU its inventory column (-1: unknown)
+        index = inventory.sku_index
         dix: dict[str, int] = {}
         line_d, qtys, ws, vs = [], [], [], []
         for line in lines:
-            d = dix.get(line.sku)
+            sku = line.sku
+            d = dix.get(sku)
             if d is None:
-                d = dix[line.sku] = len(skus)
-                skus.append(line.sku)
+                d = dix[sku] = len(skus)
+                skus.append(sku)
+                cols.append(index.get(sku, -1))
             line_d.append(d)
             q = line.qty
             qtys.append(q)
-            ws.append(line.weight_g * q)
+            # float() as np.array(..., float) did: ints (grams, mm) become the same doubles.
+            ws.append(float(line.weight_g * q))
             length, width, height = line.dims_mm
-            vs.append(length * width * height * q)
+            vs.append(float(length * width * height * q))
         self.skus, self.line_d = skus, line_d
-        index = inventory.sku_index
-        cols = [index.get(s, -1) for s in skus]
-        self.known = [c >= 0 for c in cols]
+        self.qtys, self.ws, self.vs = qtys, ws, vs
+        self._cols = cols
         rows = inventory.rows_for(network.ids)
         base = inventory.qty if rows is None else _take_rows(inventory.qty, rows)
         if -1 not in cols:
             avail = base.take(cols, axis=1)
         else:
-            avail = np.zeros((S, len(skus)), np.int64)
+            avail = np.zeros((len(network), len(skus)), np.int64)
             for d, c in enumerate(cols):
                 if c >= 0:
                     avail[:, d] = base[:, c]
@@ -128,18 +167,14 @@ class OrderContext:
             self.site_load = inventory.load
         else:
             self.site_load = np.where(rows >= 0, inventory.load[np.maximum(rows, 0)], 0)
-        qty = np.array(qtys, np.int64)
-        self.qty = qty
-        w = np.array(ws, float)
-        v = np.array(vs, float)
         # Units: ship-together groups, then every line outside a group, in line order.
         if not order.groups:
-            self.units = [(i,) for i in range(len(lines))]
-            by_line = avail if len(skus) == len(lines) else avail.take(line_d, axis=1)
-            self.fill = by_line >= qty
-            self.unit_w, self.unit_v, self.unit_n = w, v, qty.astype(float)
+            n = len(lines)
+            self.units = _single_units(n)
+            by_line = avail if len(skus) == n else avail.take(line_d, axis=1)
+            # Comparing with a scalar is twice as fast as with an array; most lines are 1.
+            self.fill = by_line >= (1 if max(qtys) == 1 else self.qty)
             self.need = None  # one line per unit: the line's own sku and qty
-            self.unit_needs = [((d, q),) for d, q in zip(line_d, qtys, strict=True)]
         else:
             pos = {line.line_no: i for i, line in enumerate(lines)}
             grouped = [tuple(sorted(pos[n] for n in g)) for g in order.groups]
@@ -147,34 +182,96 @@ class OrderContext:
             units = grouped + [(i,) for i in range(len(lines)) if i not in inside]
             units.sort(key=lambda u: u[0])
             self.units = units
+            qty = self.qty
             need = np.zeros((len(units), len(skus)), np.int64)
             for u, members in enumerate(units):
                 for i in members:
                     need[u, self.line_d[i]] += qty[i]
             self.need = need
-            self.unit_needs = [
+            self._unit_needs = [
                 tuple((int(d), int(need[u, d])) for d in np.flatnonzero(need[u]))
                 for u in range(len(units))
             ]
             self.fill = (self.avail[:, None, :] >= need[None, :, :]).all(axis=2)
-            self.unit_w = np.array([w[list(m)].sum() for m in units])
-            self.unit_v = np.array([v[list(m)].sum() for m in units])
-            self.unit_n = np.array([float(qty[list(m)].sum()) for m in units])
-        self.line_w, self.line_v = w, v
+            w, v = self.line_w, self.line_v
+            self._unit_w = np.array([w[list(m)].sum() for m in units])
+            self._unit_v = np.array([v[list(m)].sum() for m in units])
+            self._unit_n = np.array([float(qty[list(m)].sum()) for m in units])
         self.pricing: Pricing = cost_model.prepare(self)
         self._filter()
+
+    # -- the per-line and per-unit arrays, made when first read ---------------------------
+    _qty: np.ndarray | None = None
+    _line_w: np.ndarray | None = None
+    _line_v: np.ndarray | None = None
+    _unit_w: np.ndarray | None = None
+    _unit_v: np.ndarray | None = None
+    _unit_n: np.ndarray | None = None
+    _unit_needs: list | None = None
+
+    @property
+    def qty(self) -> np.ndarray:
+        if self._qty is None:
+            self._qty = np.array(self.qtys, np.int64)
+        return self._qty
+
+    @property
+    def line_w(self) -> np.ndarray:
+        if self._line_w is None:
+            self._line_w = np.array(self.ws, float)
+        return self._line_w
+
+    @property
+    def line_v(self) -> np.ndarray:
+        if self._line_v is None:
+            self._line_v = np.array(self.vs, float)
+        return self._line_v
+
+    @property
+    def unit_w(self) -> np.ndarray:
+        if self._unit_w is None:  # one line per unit
+            self._unit_w = self.line_w
+        return self._unit_w
+
+    @property
+    def unit_v(self) -> np.ndarray:
+        if self._unit_v is None:
+            self._unit_v = self.line_v
+        return self._unit_v
+
+    @property
+    def unit_n(self) -> np.ndarray:
+        if self._unit_n is None:  # the same doubles as qty.astype(float)
+            self._unit_n = np.array(self.qtys, float)
+        return self._unit_n
+
+    @property
+    def unit_needs(self) -> list[tuple[tuple[int, int], ...]]:
+        """Per unit, the ``(sku column, qty)`` it needs."""
+        if self._unit_needs is None:  # one line per unit: the line's own sku and qty
+            self._unit_needs = [((d, q),) for d, q in zip(self.line_d, self.qtys, strict=True)]
+        return self._unit_needs
 
     def _filter(self) -> None:
         """Apply the policy's filters in order: ``eligible`` per site, and for each
         excluded site the reason of the first filter that excluded it."""
         net, order = self.network, self.order
+        pricing = self.pricing
+        ok = pricing.can_ship
+        ships_all = pricing.ships_everywhere
+        if ships_all is None:
+            ships_all = bool(ok.all())
+        filters = self.policy.filters
+        if ships_all and (not filters or (filters == ("capacity",) and not net.has_capacity)):
+            # The usual case: nothing to exclude (no per-site work, no reasons to word).
+            self.eligible, self.excluded, self.all_eligible = ok, net.no_exclusions, True
+            return
         S = len(net)
         excluded: list[str | None] = [None] * S
-        ok = self.pricing.can_ship
-        if not ok.all():
+        if not ships_all:
             for k in np.flatnonzero(~ok):
                 excluded[k] = f"no carrier service from {net.countries[k]} to {order.country}"
-        for name in self.policy.filters:
+        for name in filters:
             if name == "market":
                 m = order.market_key
                 keep = np.array([mk == m for mk in net.markets])
@@ -195,6 +292,12 @@ class OrderContext:
                 ok = ok & keep
         self.eligible = ok
         self.excluded = excluded
+        self.all_eligible = bool(ok.all())
+
+    @property
+    def known(self) -> list[bool]:
+        """Per distinct SKU of the order: whether the inventory knows it."""
+        return [c >= 0 for c in self._cols]
 
     # -- helpers -------------------------------------------------------------------------
     _est: np.ndarray | None = None
@@ -231,6 +334,11 @@ class OrderContext:
         )
 
 
+@lru_cache(maxsize=256)
+def _single_units(n: int) -> tuple[tuple[int], ...]:
+    return tuple((i,) for i in range(n))
+
+
 def _take_rows(qty: np.ndarray, rows: np.ndarray) -> np.ndarray:
     out = qty[np.maximum(rows, 0)]
     if (rows < 0).any():
@@ -239,7 +347,7 @@ def _take_rows(qty: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return out
 
 
-@dataclass
+@dataclass(slots=True)
 class Allocation:
     """What a policy decided: per site index the ``(line index, qty)`` it ships and the
     units left over ``(line index, qty, reason)``. ``why(k)`` says why site k won or lost
@@ -263,50 +371,60 @@ def build_plan(ctx: OrderContext, alloc: Allocation) -> Plan:
     """Price each site's package (the cheapest service meeting the promise), estimate its
     CO2, and assemble the Plan; its site reports are made when first read."""
     lines, net, pricing = ctx.lines, ctx.network, ctx.pricing
+    ids = net.ids
     shipments = []
     unfilled = [Unfilled(lines[i].line_no, lines[i].sku, q, r) for i, q, r in alloc.unfilled]
     total = 0.0
     failed: dict[int, str] = {}
-    line_w, line_v, qty = ctx.line_w, ctx.line_v, ctx.qty
-    for k in sorted(alloc.parts, key=net.ids.__getitem__):
-        part = sorted(alloc.parts[k])
+    ws, vs, qtys = ctx.ws, ctx.vs, ctx.qtys
+    dist_list = ctx.dest.dist_list
+    co2 = _co2_factors()
+    quote_fields = getattr(pricing, "quote_fields", None) or _quote_fields(pricing)
+    parts = alloc.parts
+    for k in sorted(parts, key=ids.__getitem__) if len(parts) > 1 else parts:
+        part = sorted(parts[k])
         weight = volume = 0.0
         items = 0
         for i, q in part:
-            share = q / qty[i]
-            weight += line_w[i] * share
-            volume += line_v[i] * share
+            # The same double operations as on the arrays before: the same figures.
+            share = q / qtys[i]
+            weight += ws[i] * share
+            volume += vs[i] * share
             items += q
-        weight, volume = float(weight), float(volume)
-        quote = pricing.quote(k, weight, volume, items)
+        quote = quote_fields(k, weight, volume, items)
         if quote is None:
-            why = f"no carrier service carries this package from {net.ids[k]} ({weight:.0f} g)"
+            why = f"no carrier service carries this package from {ids[k]} ({weight:.0f} g)"
             unfilled += [Unfilled(lines[i].line_no, lines[i].sku, q, why) for i, q in part]
             failed[k] = why
             continue
-        dist = float(ctx.dist[k])
+        carrier, service, mode, cost, transit, ship, arrive, late = quote
+        dist = dist_list[k]
+        f = co2.get(mode)
+        if f is None:
+            f = co2[mode] = _co2_factor(mode)
+        # freight.co2_kg, inlined with its factors looked up once per mode.
         shipments.append(
-            Shipment(
-                net.ids[k],
-                tuple((lines[i].line_no, lines[i].sku, q) for i, q in part),
-                quote.carrier,
-                quote.service,
-                quote.cost,
+            new_shipment(
+                ids[k],
+                tuple([(lines[i].line_no, lines[i].sku, q) for i, q in part]),
+                carrier,
+                service,
+                cost,
                 dist,
                 weight,
-                co2_kg(dist, weight, quote.mode),
-                quote.transit_days,
-                quote.ship_date,
-                quote.delivery_date,
-                quote.late,
+                dist * f[0] * (weight / 1e6) * f[1] / 1000.0,
+                transit,
+                ship,
+                arrive,
+                late,
             )
         )
-        total += quote.cost
+        total += cost
     if failed or len(unfilled) > 1:
         unfilled.sort(key=lambda u: u.line_no)
-    reports = _Reports(net, ctx.dist, ctx.fill, len(ctx.units), list(ctx.excluded), alloc,
-                       {net.index[s.site] for s in shipments}, failed)  # fmt: skip
-    return Plan(
+    reports = partial(_site_reports, net, ctx.dist, ctx.fill, len(ctx.units), ctx.excluded,
+                      alloc, failed)  # fmt: skip
+    return new_plan(
         ctx.order.id,
         ctx.policy.name,
         tuple(shipments),
@@ -318,33 +436,53 @@ def build_plan(ctx: OrderContext, alloc: Allocation) -> Plan:
     )
 
 
-class _Reports:
-    """Makes a plan's site reports on demand from what the decision left behind."""
+def _quote_fields(pricing):
+    """quote_fields for a pricing that only has quote (not derived from Pricing)."""
 
-    __slots__ = ("net", "dist", "fill", "units", "excluded", "alloc", "chosen", "failed")
+    def fields(k, weight, volume, items):
+        q = pricing.quote(k, weight, volume, items)
+        if q is None:
+            return None
+        return (q.carrier, q.service, q.mode, q.cost, q.transit_days, q.ship_date,
+                q.delivery_date, q.late)  # fmt: skip
 
-    def __init__(self, net, dist, fill, units, excluded, alloc, chosen, failed) -> None:
-        self.net, self.dist, self.fill, self.units = net, dist, fill, units
-        self.excluded, self.alloc, self.chosen, self.failed = excluded, alloc, chosen, failed
+    return fields
 
-    def __call__(self) -> list[SiteReport]:
-        alloc, net = self.alloc, self.net
-        fills = self.fill.sum(axis=1)
-        est = alloc.est_cost() if callable(alloc.est_cost) else alloc.est_cost
-        plan_cost = alloc.plan_cost() if callable(alloc.plan_cost) else alloc.plan_cost
-        out = []
-        for k, site in enumerate(net.sites):
-            if self.excluded[k] is not None:
-                status, reason = "excluded", self.excluded[k]
-            else:
-                status = "chosen" if k in self.chosen else "not chosen"
-                reason = self.failed.get(k) or (alloc.why(k) if alloc.why else "")
-            e = None if est is None or not np.isfinite(est[k]) else float(est[k])
-            score = tuple((n, float(v[k])) for n, v in alloc.keys.items())
-            out.append(
-                SiteReport(
-                    site.id, status, reason, float(self.dist[k]), site.rank, int(fills[k]),
-                    self.units, e, plan_cost.get(k), score,
-                )
-            )  # fmt: skip
-        return out
+
+_CO2: list = [None, {}]  # the rate table the factors are of, {mode: (circuity, g/tkm)}
+
+
+def _co2_factors() -> dict[str, tuple[float, float]]:
+    t = default_rates()
+    if _CO2[0] is not t:
+        _CO2[0], _CO2[1] = t, {}
+    return _CO2[1]
+
+
+def _co2_factor(mode: str) -> tuple[float, float]:
+    t = default_rates()
+    return t.circuity.get(mode, 1.0), t.co2_g_per_tkm.get(mode, t.co2_g_per_tkm["road"])
+
+
+def _site_reports(net, dist, fill, units, excluded, alloc, failed) -> list[SiteReport]:
+    """A plan's site reports, made on demand from what the decision left behind."""
+    chosen = {k for k in alloc.parts if k not in failed}
+    fills = fill.sum(axis=1)
+    est = alloc.est_cost() if callable(alloc.est_cost) else alloc.est_cost
+    plan_cost = alloc.plan_cost() if callable(alloc.plan_cost) else alloc.plan_cost
+    out = []
+    for k, site in enumerate(net.sites):
+        if excluded[k] is not None:
+            status, reason = "excluded", excluded[k]
+        else:
+            status = "chosen" if k in chosen else "not chosen"
+            reason = failed.get(k) or (alloc.why(k) if alloc.why else "")
+        e = None if est is None or not np.isfinite(est[k]) else float(est[k])
+        score = tuple((n, float(v[k])) for n, v in alloc.keys.items())
+        out.append(
+            SiteReport(
+                site.id, status, reason, float(dist[k]), site.rank, int(fills[k]),
+                units, e, plan_cost.get(k), score,
+            )
+        )  # fmt: skip
+    return out

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -79,6 +80,10 @@ class Pricing:
     fixed: np.ndarray  # separable only
     per_item: np.ndarray  # separable only
     can_ship: np.ndarray  # per site: some service reaches the destination
+    ships_everywhere: bool | None = None  # can_ship is all true (None: not known)
+    # A dict here (per instance) lets the enumeration keep what it derives from the
+    # arrays: for pricings shared between orders whose arrays never change.
+    site_terms: dict | None = None
     on_time: np.ndarray  # per site: some service meets the promise
 
     def costs(self, W: np.ndarray, V: np.ndarray, N: np.ndarray) -> np.ndarray:
@@ -86,6 +91,17 @@ class Pricing:
 
     def quote(self, k: int, weight_g: float, volume_mm3: float, items: int) -> EngineQuote | None:
         raise NotImplementedError
+
+    def quote_fields(
+        self, k: int, weight_g: float, volume_mm3: float, items: int
+    ) -> tuple[Any, ...] | None:
+        """:meth:`quote` as the tuple of its fields (what plan assembly reads; the bundled
+        models make the tuple without the object)."""
+        q = self.quote(k, weight_g, volume_mm3, items)
+        if q is None:
+            return None
+        return (q.carrier, q.service, q.mode, q.cost, q.transit_days, q.ship_date,
+                q.delivery_date, q.late)  # fmt: skip
 
     def min_cost(self) -> np.ndarray:
         raise NotImplementedError
@@ -142,6 +158,15 @@ class LinearCost(CostModel):
         return hit[2]
 
 
+@lru_cache(maxsize=64)
+def _linear_constants(fixed: float, n: int) -> tuple[np.ndarray, list[float], np.ndarray]:
+    full = np.full(n, fixed)
+    full.flags.writeable = False
+    ones = np.ones(n, bool)
+    ones.flags.writeable = False
+    return full, full.tolist(), ones
+
+
 # Linear pricings by destination (the Network caches each destination's distance array, so
 # its identity names the destination); they hold no per-order state.
 _LINEAR: dict[int, tuple] = {}
@@ -153,10 +178,16 @@ class _LinearPricing(Pricing):
     def __init__(self, model: LinearCost, dist: np.ndarray) -> None:
         self.model = model
         n = len(dist)
-        self.fixed = np.full(n, model.fixed)
+        # What does not depend on the destination is made once per (fixed cost, sites)
+        # and shared, read-only: a stream to many places builds one array per place.
+        self.fixed, self._fixed, self.can_ship = _linear_constants(model.fixed, n)
         self.per_item = model.per_item + model.per_item_km * dist
-        self.can_ship = np.ones(n, bool)
+        # quote() reads one site: list items are floats already (numpy scalars are slow),
+        # and the same doubles, so the same sums.
+        self._per_item = self.per_item.tolist()
+        self.ships_everywhere = True
         self.on_time = self.can_ship
+        self.site_terms: dict = {}  # shared between orders: the enumeration's cache
 
     def costs(self, W, V, N):
         N = np.asarray(N, dtype=float)
@@ -164,8 +195,12 @@ class _LinearPricing(Pricing):
 
     def quote(self, k, weight_g, volume_mm3, items):
         m = self.model
-        cost = float(self.fixed[k] + self.per_item[k] * items)
-        return EngineQuote(m.carrier, m.service, "road", cost)
+        return EngineQuote(m.carrier, m.service, "road", self._fixed[k] + self._per_item[k] * items)
+
+    def quote_fields(self, k, weight_g, volume_mm3, items):
+        m = self.model
+        cost = self._fixed[k] + self._per_item[k] * items
+        return (m.carrier, m.service, "road", cost, None, None, None, False)
 
     def min_cost(self):
         return self.fixed + self.per_item
@@ -205,12 +240,13 @@ class _FreightPricing(Pricing):
             hit = model._cache.get(key)
             if hit is not None and hit[0] is net:
                 (_, self.zones, self.zone_list, self.can_ship, self.transit, self.pen,
-                 self.pen_rows, self.on_time, self.late) = hit  # fmt: skip
+                 self.pen_rows, self.on_time, self.late, self.ships_everywhere) = hit  # fmt: skip
                 return
         S, n_svc = len(net.sites), len(t.services)
         self.zones = t.zones(ctx.dist)
         self.zone_list = self.zones.tolist()
         self.can_ship = np.array([t.serves(c, order.country) for c in net.countries], bool)
+        self.ships_everywhere = bool(self.can_ship.all())
         transit = t.transit[:, self.zones].T  # S x services
         self.transit = transit
         if dated and (order.promise_days is not None or order.deadline):
@@ -237,7 +273,8 @@ class _FreightPricing(Pricing):
             if len(model._cache) > 100_000:
                 model._cache.clear()
             model._cache[key] = (net, self.zones, self.zone_list, self.can_ship, self.transit,
-                                 pen, self.pen_rows, self.on_time, self.late)  # fmt: skip
+                                 pen, self.pen_rows, self.on_time, self.late,
+                                 self.ships_everywhere)  # fmt: skip
 
     def _dated(self, ctx: OrderContext, transit: np.ndarray):
         order, t = ctx.order, self.table
@@ -285,6 +322,10 @@ class _FreightPricing(Pricing):
         return best + self.model.handling
 
     def quote(self, k, weight_g, volume_mm3, items):
+        fields = self.quote_fields(k, weight_g, volume_mm3, items)
+        return None if fields is None else EngineQuote(*fields)
+
+    def quote_fields(self, k, weight_g, volume_mm3, items):
         best, best_key = -1, None
         z = self.zone_list[k]
         pens = self.pen_rows[k]
@@ -301,7 +342,7 @@ class _FreightPricing(Pricing):
         if best < 0:
             return None
         svc = self.services[best]
-        return EngineQuote(
+        return (
             svc.carrier,
             svc.name,
             svc.mode,

@@ -369,3 +369,81 @@ class Plan:
         for r in self.sites:
             out.append(f"  {r.site:>8} {r.status:<10} {r.reason}")
         return "\n".join(out)
+
+
+# -- fast construction for the engine's hot path -------------------------------------------
+# A frozen dataclass's __init__ sets each field with object.__setattr__, looked up by name
+# per field; plan assembly makes a Shipment per package and a Plan per order, so it sets
+# the slots (Shipment) or the instance dict (Plan) directly. The objects are the same as
+# the constructors make: these stay in step with the fields (checked below at import).
+_SHIPMENT_FIELDS = (
+    "site", "lines", "carrier", "service", "cost", "distance_km", "weight_g", "co2_kg",
+    "transit_days", "ship_date", "promised_date", "late",
+)  # fmt: skip
+_PLAN_FIELDS = (
+    "order_id", "policy", "shipments", "unfilled", "total_cost", "summary", "method", "reports",
+)  # fmt: skip
+
+
+def _check_fields() -> None:
+    from dataclasses import fields
+
+    for cls, names in ((Shipment, _SHIPMENT_FIELDS), (Plan, _PLAN_FIELDS)):
+        if tuple(f.name for f in fields(cls)) != names or hasattr(cls, "__post_init__"):
+            raise RuntimeError(f"{cls.__name__} changed: update its fast constructor")
+
+
+_check_fields()
+(_s_site, _s_lines, _s_carrier, _s_service, _s_cost, _s_dist, _s_weight, _s_co2, _s_transit,
+ _s_ship, _s_promised, _s_late) = (getattr(Shipment, n).__set__ for n in _SHIPMENT_FIELDS)  # fmt: skip
+_new = object.__new__
+
+
+def new_shipment(
+    site: str,
+    lines: tuple[tuple[int, str, int], ...],
+    carrier: str,
+    service: str,
+    cost: float,
+    distance_km: float,
+    weight_g: float,
+    co2_kg: float,
+    transit_days: int | None,
+    ship_date: date | None,
+    promised_date: date | None,
+    late: bool,
+) -> Shipment:
+    """``Shipment(...)`` with every field given, faster (see above)."""
+    s = _new(Shipment)
+    _s_site(s, site)
+    _s_lines(s, lines)
+    _s_carrier(s, carrier)
+    _s_service(s, service)
+    _s_cost(s, cost)
+    _s_dist(s, distance_km)
+    _s_weight(s, weight_g)
+    _s_co2(s, co2_kg)
+    _s_transit(s, transit_days)
+    _s_ship(s, ship_date)
+    _s_promised(s, promised_date)
+    _s_late(s, late)
+    return s
+
+
+def new_plan(
+    order_id: str,
+    policy: str,
+    shipments: tuple[Shipment, ...],
+    unfilled: tuple[Unfilled, ...],
+    total_cost: float,
+    summary: str,
+    method: str,
+    reports: Any,
+) -> Plan:
+    """``Plan(...)`` with every field given, faster (see above)."""
+    p = _new(Plan)
+    p.__dict__.update(
+        order_id=order_id, policy=policy, shipments=shipments, unfilled=unfilled,
+        total_cost=total_cost, summary=summary, method=method, reports=reports,
+    )  # fmt: skip
+    return p

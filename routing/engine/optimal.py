@@ -26,13 +26,11 @@ This module prepares the units, runs the search and explains the result.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
 from routing.engine.context import Allocation, OrderContext
 from routing.engine.mip import solve_mip
-from routing.engine.rules import key_text, site_order, sort_keys
+from routing.engine.rules import _powers, key_text, keys_and_order
 from routing.engine.search import Best, combos_of, dp_search, enumerate_subsets, forced_cost
 
 __all__ = ["BIG_PACKAGE", "Units", "allocate_optimal", "prepare_units"]
@@ -41,29 +39,79 @@ INF = float("inf")
 BIG_PACKAGE = 1e4  # per package, when fewest shipments come before cost
 
 
-@dataclass
 class Units:
-    """The optimiser's view of one order: the units to place, each with its weight,
-    volume, items, candidate sites and the order lines it carries."""
+    """The optimiser's view of one order: the units to place, each with its weight ``W``,
+    volume ``V``, items ``N``, candidate sites ``cand`` (sites x units), the order lines it
+    carries (``parts``: per unit ``(line index, qty)``) and the stock it needs (``needs``:
+    per unit ``(sku column of ctx.skus, qty)``)."""
 
-    W: np.ndarray
-    V: np.ndarray
-    N: np.ndarray
-    cand: np.ndarray  # sites x units
-    parts: list[list[tuple[int, int]]]  # per unit: (line index, qty)
-    needs: list[tuple[tuple[int, int], ...]]  # per unit: (sku column of ctx.skus, qty)
-    unfilled: list[tuple[int, int, str]] = field(default_factory=list)
+    __slots__ = ("_W", "_V", "N", "cand", "parts", "_needs", "unfilled", "_lines", "has")
+
+    def __init__(
+        self,
+        W: np.ndarray | None,
+        V: np.ndarray | None,
+        N: np.ndarray,
+        cand: np.ndarray,
+        parts: list[list[tuple[int, int]]],
+        needs: list[tuple[tuple[int, int], ...]] | None,
+        unfilled: list[tuple[int, int, str]] | None = None,
+    ) -> None:
+        self._W, self._V, self.N, self.cand, self.parts = W, V, N, cand, parts
+        self._needs = needs
+        self.unfilled = [] if unfilled is None else unfilled
+        self._lines: tuple | None = None
+        self.has: list[bool] | None = None  # per site: a candidate for some unit
+
+    @classmethod
+    def of_lines(cls, ctx: OrderContext, cand: np.ndarray) -> Units:
+        """One unit per line, every line placeable: weights, volumes and needs are made
+        when first read (a separable cost model never reads them)."""
+        qtys = ctx.qtys
+        units = cls(None, None, ctx.unit_n, cand, [[(i, q)] for i, q in enumerate(qtys)], None)
+        units._lines = (ctx.ws, ctx.vs, ctx.line_d, qtys)
+        return units
+
+    @property
+    def W(self) -> np.ndarray:
+        if self._W is None:
+            self._W = np.array(self._lines[0], float)
+        return self._W
+
+    @property
+    def V(self) -> np.ndarray:
+        if self._V is None:
+            self._V = np.array(self._lines[1], float)
+        return self._V
+
+    @property
+    def needs(self) -> list[tuple[tuple[int, int], ...]]:
+        if self._needs is None:
+            _, _, line_d, qtys = self._lines
+            self._needs = [((d, q),) for d, q in zip(line_d, qtys, strict=True)]
+        return self._needs
 
 
 def prepare_units(ctx: OrderContext) -> Units:
     """The order's units with their candidate sites; lines no site has whole are split
     (``split_lines``) or left unfilled with their reason."""
-    cand = ctx.fill & ctx.eligible[:, None]
+    # fill is never written after it is made: with every site eligible it is cand itself.
+    cand = ctx.fill if ctx.all_eligible else ctx.fill & ctx.eligible[:, None]
+    n = cand.shape[1]
+    if ctx.need is None and n <= 62:
+        # Each site's candidate units as bits: one product answers both "is every line
+        # fillable somewhere" (the usual order) and "which sites are candidates".
+        masks = (cand @ _powers(n)).tolist()
+        union = 0
+        for m in masks:
+            union |= m
+        if union == (1 << n) - 1:
+            units = Units.of_lines(ctx, cand)
+            units.has = [m != 0 for m in masks]
+            return units
     ok = cand.any(axis=0)
-    if ctx.need is None and ok.all():  # the usual order: every line fillable somewhere
-        qty = ctx.qty.tolist()
-        parts = [[(i, q)] for i, q in enumerate(qty)]
-        return Units(ctx.unit_w, ctx.unit_v, ctx.unit_n, cand, parts, ctx.unit_needs)
+    if ctx.need is None and ok.all():
+        return Units.of_lines(ctx, cand)
     keep = np.flatnonzero(ok)
     W, V, N = list(ctx.unit_w[keep]), list(ctx.unit_v[keep]), list(ctx.unit_n[keep])
     cols = [cand[:, keep]]
@@ -128,7 +176,7 @@ def _unit_reason(ctx: OrderContext, members, i: int) -> str:
 
 def _conflict(ctx: OrderContext, units: Units) -> bool:
     """Whether two units could both want stock that a site cannot give both."""
-    if len(units.needs) < 2 or len(set(ctx.line_d)) == len(ctx.line_d) and ctx.need is None:
+    if len(units.N) < 2 or len(set(ctx.line_d)) == len(ctx.line_d) and ctx.need is None:
         return False
     need = np.zeros((len(units.needs), len(ctx.skus)), np.int64)
     for u, ns in enumerate(units.needs):
@@ -142,8 +190,7 @@ def _conflict(ctx: OrderContext, units: Units) -> bool:
 def allocate_optimal(ctx: OrderContext) -> Allocation:
     """The cheapest allocation of the order (module docstring)."""
     pol = ctx.policy
-    keys = sort_keys(ctx)
-    order = site_order(ctx, keys)  # eligible sites, preferred first: ties go to them
+    keys, order = keys_and_order(ctx)  # eligible sites, preferred first: ties go to them
     alloc = Allocation(method="enumeration", keys=keys)
     alloc.est_cost = keys["cheapest"] if "cheapest" in keys else _EstCost(ctx)
     units = prepare_units(ctx)
@@ -151,7 +198,7 @@ def allocate_optimal(ctx: OrderContext) -> Allocation:
     n = len(units.N)
     bonus = BIG_PACKAGE if pol.fewest_first else 0.0
     budget = pol.max_splits or len(ctx.network)
-    has = units.cand.any(axis=1).tolist()
+    has = units.has if units.has is not None else units.cand.any(axis=1).tolist()
     R = [k for k in order if has[k]]
     best = None
     mip = None
@@ -175,7 +222,7 @@ def allocate_optimal(ctx: OrderContext) -> Allocation:
             alloc.method = "mip"
             apply_assignment(alloc, units, mip.assign[0])
         elif best is not None and best.assign is not None:
-            apply_assignment(alloc, units, np.array([R[j] for j in best.assign]))
+            _assign_to(alloc, units, [R[j] for j in best.assign.tolist()])
         else:  # nothing feasible: packages too heavy or big, or max_splits too small
             if pol.max_splits is not None and pol.max_splits < min(n, len(R)):
                 why = f"no plan within max_splits={pol.max_splits} ships the order"
@@ -189,22 +236,30 @@ def allocate_optimal(ctx: OrderContext) -> Allocation:
 
 
 def apply_assignment(alloc: Allocation, units: Units, assign) -> None:
+    """Each unit to its site in ``assign`` (-1: unfilled)."""
+    _assign_to(alloc, units, assign.tolist() if isinstance(assign, np.ndarray) else assign)
+
+
+def _assign_to(alloc: Allocation, units: Units, assign: list[int]) -> None:
+    parts, unit_parts = alloc.parts, units.parts
     for u, k in enumerate(assign):
         if k < 0:
-            for i, q in units.parts[u]:
+            for i, q in unit_parts[u]:
                 alloc.unfilled.append((i, q, "its stock went to other lines of this order"))
             continue
-        for i, q in units.parts[u]:
-            alloc.add(int(k), i, q)
+        part = parts.get(k)
+        if part is None:
+            part = parts[k] = []
+        part.extend(unit_parts[u])
 
 
 def _explain(ctx, alloc, order, best: Best | None, mip, R, bonus, units) -> None:
     net = ctx.network
-    chosen = sorted(alloc.parts, key=net.ids.__getitem__)
+    chosen = sorted(alloc.parts, key=net.ids.__getitem__) if len(alloc.parts) > 1 else alloc.parts
     n_pk = len(chosen)
     head = f"{n_pk} shipment{'s' * (n_pk != 1)}"
     if chosen:
-        head += " from " + ", ".join(net.ids[k] for k in chosen)
+        head += " from " + ", ".join([net.ids[k] for k in chosen])
     parts = [head]
     cost = None
     if mip is not None:
@@ -222,8 +277,7 @@ def _explain(ctx, alloc, order, best: Best | None, mip, R, bonus, units) -> None
         parts.append(f"{len(alloc.unfilled)} line(s) back-ordered")
     alloc.summary = "; ".join(parts)
     if best is not None and best.ic is not None and mip is None:
-        fixed = ctx.pricing.fixed[R] + bonus
-        alloc.plan_cost = _PlanCost(best.ic, fixed, best.levels, R, bonus)
+        alloc.plan_cost = _PlanCost(best.ic, best.fixed, best.levels, R, bonus)
     elif best is not None and best.assign is not None and mip is None:
         chosen_R = {R[j] for j in best.assign.tolist() if j >= 0}
         alloc.plan_cost = _ForcedCosts(ctx.pricing, units, R, bonus, chosen_R, cost)
@@ -235,12 +289,16 @@ class _EstCost:
 
     def __init__(self, ctx: OrderContext) -> None:
         self.pricing = ctx.pricing
-        self.totals = (ctx.line_w.sum(), ctx.line_v.sum(), float(ctx.qty.sum()))
+        self.lines = (ctx.ws, ctx.vs, ctx.qtys)
         self.value: np.ndarray | None = None
 
     def __call__(self) -> np.ndarray:
         if self.value is None:
-            W, V, N = (np.array([x]) for x in self.totals)
+            ws, vs, qtys = self.lines
+            # As ctx.est_cost() sums them: the arrays' sums, so the same doubles.
+            totals = (np.array(ws, float).sum(), np.array(vs, float).sum(),
+                      float(np.array(qtys, np.int64).sum()))  # fmt: skip
+            W, V, N = (np.array([x]) for x in totals)
             self.value = self.pricing.costs(W, V, N)[:, 0]
         return self.value
 
@@ -273,13 +331,13 @@ class _PlanCost:
     """Per site, the cheapest enumerated plan in which it ships something, recomputed
     from the item costs when a report asks (plans keep no enumeration arrays)."""
 
-    def __init__(self, ic: np.ndarray, fixed: np.ndarray, levels: int, R, bonus) -> None:
+    def __init__(self, ic: np.ndarray, fixed, levels: int, R, bonus) -> None:
         self.ic, self.fixed, self.levels, self.R, self.bonus = ic, fixed, levels, R, bonus
         self.value: dict[int, float] | None = None
 
     def __call__(self) -> dict[int, float]:
         if self.value is None:
-            ic, fixed = self.ic, self.fixed
+            ic, fixed = self.ic, np.asarray(self.fixed, float)
             site_best = np.full(len(self.R), INF)
             with np.errstate(invalid="ignore"):
                 for m in range(1, self.levels + 1):
@@ -300,22 +358,33 @@ class _PlanCost:
 
 
 class _OptWhy:
-    """Why each site won or lost the cost-optimal plan, worded when asked."""
+    """Why each site won or lost the cost-optimal plan, worded when asked (what it needs
+    is worked out on the first question: routing a stream asks none)."""
 
     def __init__(self, ctx, alloc, order, R, cost, best, bonus) -> None:
-        self.lines = [line.line_no for line in ctx.lines]
+        self.order_lines = ctx.lines
         self.parts = alloc.parts
         self.alloc = alloc
-        self.fills = ctx.fill.sum(axis=1).tolist()
+        self.fill = ctx.fill
         self.n_units = len(ctx.units)
-        self.eligible = set(order)
-        self.R = set(R)
+        self.order = order
+        self.R_list = R
         self.cost = cost
         self.stop = None
         if best is not None and best.stop_lb is not None:
             self.stop = (best.stop_m, best.stop_lb - bonus * best.stop_m)
+        self._ready = False
+
+    def _prepare(self) -> None:
+        self.lines = [line.line_no for line in self.order_lines]
+        self.fills = self.fill.sum(axis=1).tolist()
+        self.eligible = set(self.order)
+        self.R = set(self.R_list)
+        self._ready = True
 
     def __call__(self, k: int) -> str:
+        if not self._ready:
+            self._prepare()
         if k not in self.eligible:
             return "not eligible"
         if k in self.parts:

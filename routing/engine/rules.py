@@ -195,9 +195,16 @@ _PARSED: dict[str, Policy] = {}
 
 # -- site order ----------------------------------------------------------------------------
 def sort_keys(ctx: OrderContext) -> dict[str, np.ndarray]:
-    """Per sort rule of the policy, its key for every site (lower is better)."""
+    """Per sort rule of the policy, its key for every site (lower is better). Shared
+    between the orders to one destination when every key depends on it only: read, never
+    change."""
+    sorts = ctx.policy.sorts
+    if _is_static(sorts):
+        hit = ctx.dest.orders.get(sorts)
+        if hit is not None:
+            return hit[1]
     keys = {}
-    for name in ctx.policy.sorts:
+    for name in sorts:
         if name == "closest":
             keys[name] = ctx.dist
         elif name == "ranked":
@@ -211,9 +218,46 @@ def sort_keys(ctx: OrderContext) -> dict[str, np.ndarray]:
 
 def site_order(ctx: OrderContext, keys: dict[str, np.ndarray]) -> list[int]:
     """Eligible sites, best first: by each sort key in turn, then site id."""
-    cols = [ctx.network.id_rank] + [keys[n] for n in reversed(ctx.policy.sorts)]
+    sorts = ctx.policy.sorts
+    if _is_static(sorts):  # the keys depend on the destination only: sort once for it
+        cache = ctx.dest.orders
+        hit = cache.get(sorts)
+        if hit is None:
+            cols = [ctx.network.id_rank] + [keys[n] for n in reversed(sorts)]
+            hit = cache[sorts] = (np.lexsort(cols).tolist(), keys)
+        full = hit[0]
+        if ctx.all_eligible:
+            return list(full)
+        eligible = ctx.eligible.tolist()
+        return [k for k in full if eligible[k]]
+    cols = [ctx.network.id_rank] + [keys[n] for n in reversed(sorts)]
     order = np.lexsort(cols)
     return order[ctx.eligible[order]].tolist()
+
+
+def keys_and_order(ctx: OrderContext) -> tuple[dict[str, np.ndarray], list[int]]:
+    """``sort_keys(ctx)`` and ``site_order(ctx, keys)``, with one cache lookup when the
+    keys depend on the destination only."""
+    sorts = ctx.policy.sorts
+    if _is_static(sorts):
+        hit = ctx.dest.orders.get(sorts)
+        if hit is not None:
+            if ctx.all_eligible:
+                return hit[1], list(hit[0])
+            eligible = ctx.eligible.tolist()
+            return hit[1], [k for k in hit[0] if eligible[k]]
+    keys = sort_keys(ctx)
+    return keys, site_order(ctx, keys)
+
+
+def _is_static(sorts: tuple[str, ...]) -> bool:
+    static = _STATIC.get(sorts)
+    if static is None:
+        static = _STATIC[sorts] = all(n in ("closest", "ranked") for n in sorts)
+    return static
+
+
+_STATIC: dict[tuple[str, ...], bool] = {}
 
 
 def key_text(name: str, value: float) -> str:
@@ -249,9 +293,10 @@ def _powers(n: int) -> np.ndarray:
     return 1 << np.arange(n, dtype=np.int64)
 
 
-def _cover(tier: list[int], masks: dict[int, int], room: int, full: int = 0) -> tuple[int, ...]:
+def _cover(tier: list[int], masks, room: int, full: int = 0) -> tuple[int, ...]:
     """The fewest sites of ``tier`` (at most ``room``) covering the most units, first in
-    tier order; greedy set cover when there are too many subsets to try. ``full``: the
+    tier order; greedy set cover when there are too many subsets to try. ``masks[k]``:
+    the units site k can ship, as bits (a dict or a list indexed by site). ``full``: the
     mask of every unit left, for the common case of one site that has them all."""
     if full:
         for k in tier:
@@ -260,26 +305,49 @@ def _cover(tier: list[int], masks: dict[int, int], room: int, full: int = 0) -> 
     cands = [k for k in tier if masks[k]]
     if not cands:
         return ()
+    ms = [masks[k] for k in cands]
     target = 0
-    for k in cands:
-        target |= masks[k]
+    for m in ms:
+        target |= m
+    c = len(cands)
+    # All the candidates together cover the target: with room for them all, a covering
+    # subset is always found and the best partial one is never needed.
+    track = room < c
     best, best_n = (), 0
-    for size in range(1, min(room, len(cands)) + 1):
-        if comb(len(cands), size) > _COVER_LIMIT:
+    for size in range(1, min(room, c) + 1):
+        if comb(c, size) > _COVER_LIMIT:
             return _greedy_cover(cands, masks, room)
-        for combo in combinations(cands, size):
+        # Sizes 1 and 2 (nearly every order) as plain loops, in combinations() order.
+        if size == 1:
+            for a in range(c):
+                m = ms[a]
+                if m == target:
+                    return (cands[a],)
+                if track and m.bit_count() > best_n:
+                    best, best_n = (cands[a],), m.bit_count()
+            continue
+        if size == 2:
+            for a in range(c - 1):
+                ma = ms[a]
+                for b in range(a + 1, c):
+                    m = ma | ms[b]
+                    if m == target:
+                        return (cands[a], cands[b])
+                    if track and m.bit_count() > best_n:
+                        best, best_n = (cands[a], cands[b]), m.bit_count()
+            continue
+        for combo in combinations(range(c), size):
             m = 0
-            for k in combo:
-                m |= masks[k]
+            for j in combo:
+                m |= ms[j]
             if m == target:
-                return combo
-            n = m.bit_count()
-            if n > best_n:
-                best, best_n = combo, n
+                return tuple(cands[j] for j in combo)
+            if track and m.bit_count() > best_n:
+                best, best_n = tuple(cands[j] for j in combo), m.bit_count()
     return best
 
 
-def _greedy_cover(cands: list[int], masks: dict[int, int], room: int) -> tuple[int, ...]:
+def _greedy_cover(cands: list[int], masks, room: int) -> tuple[int, ...]:
     chosen: list[int] = []
     covered = 0
     while len(chosen) < room:
@@ -295,52 +363,67 @@ def _greedy_cover(cands: list[int], masks: dict[int, int], room: int) -> tuple[i
 def allocate_rules(ctx: OrderContext) -> Allocation:
     """Allocate the order's units to sites by the policy's rules (module docstring)."""
     pol, net = ctx.policy, ctx.network
-    keys = sort_keys(ctx)
-    order = site_order(ctx, keys)
+    keys, order = keys_and_order(ctx)
     alloc = Allocation(method="rules", keys=keys)
     if "cheapest" in keys:
         alloc.est_cost = keys["cheapest"]
-    needs = ctx.unit_needs
-    fill = ctx.fill.tolist()
     work = ctx.avail.tolist()
     n_units = len(ctx.units)
     remaining = list(range(n_units))
+    # Which units each site can ship whole, as bits: one int per site answers both "can
+    # it ship any of what is left" and "can it ship unit u" without a row of booleans.
     if n_units <= 62:
         site_masks = (ctx.fill @ _powers(n_units)).tolist()
     else:
-        site_masks = [_mask(row, remaining) for row in fill]
+        site_masks = [_mask(row, remaining) for row in ctx.fill.tolist()]
+    rem = every = (1 << n_units) - 1
     used: list[int] = []
     got: dict[int, list[int]] = {}
     budget = pol.max_splits or len(net) + len(ctx.lines)
     consolidated = pol.consolidate_at is not None
 
-    def take(k: int, u: int) -> bool:
-        row = work[k]
-        for d, q in needs[u]:
+    if ctx.need is None:  # one line per unit: its own sku and qty
+        line_d, qtys = ctx.line_d, ctx.qtys
+
+        def take(k: int, u: int) -> bool:
+            row = work[k]
+            d, q = line_d[u], qtys[u]
             if row[d] < q:
                 return False
-        for d, q in needs[u]:
             row[d] -= q
-        return True
+            return True
 
-    for tier in _tiers(order, keys, pol):
-        if not remaining or len(used) >= budget:
+    else:
+        needs = ctx.unit_needs
+
+        def take(k: int, u: int) -> bool:
+            row = work[k]
+            for d, q in needs[u]:
+                if row[d] < q:
+                    return False
+            for d, q in needs[u]:
+                row[d] -= q
+            return True
+
+    # Without min_splits every tier is one site: the policy's order itself.
+    for tier in _tiers(order, keys, pol) if consolidated else order:
+        if not rem or len(used) >= budget:
             break
-        if len(tier) == 1:
-            k = tier[0]
-            row = fill[k]
-            mine = [u for u in remaining if row[u] and take(k, u)]
+        if not consolidated or len(tier) == 1:
+            k = tier if not consolidated else tier[0]
+            m = site_masks[k] & rem
+            if not m:
+                continue
+            mine = [u for u in remaining if m >> u & 1 and take(k, u)]
         else:
-            rem = 0
-            for u in remaining:
-                rem |= 1 << u
-            masks = {k: site_masks[k] & rem for k in tier}
+            # Per site (indexed by site, as _cover reads it): its units still left.
+            masks = site_masks if rem == every else [m & rem for m in site_masks]
             combo = _cover(tier, masks, budget - len(used), rem)
             mine = []
             per: dict[int, list[int]] = {}
             for u in remaining:
                 for k in combo:
-                    if fill[k][u] and take(k, u):
+                    if site_masks[k] >> u & 1 and take(k, u):
                         per.setdefault(k, []).append(u)
                         mine.append(u)
                         break
@@ -349,23 +432,29 @@ def allocate_rules(ctx: OrderContext) -> Allocation:
                     got[k] = per[k]
                     used.append(k)
             if mine:
-                taken = set(mine)
-                remaining = [u for u in remaining if u not in taken]
+                for u in mine:
+                    rem &= ~(1 << u)
+                remaining = [u for u in remaining if rem >> u & 1]
             continue
         if mine:
             got[k] = mine
             used.append(k)
-            taken = set(mine)
-            remaining = [u for u in remaining if u not in taken]
+            for u in mine:
+                rem &= ~(1 << u)
+            remaining = [u for u in remaining if rem >> u & 1]
 
-    for k, units in got.items():
-        for u in units:
-            for i in ctx.units[u]:
-                alloc.add(k, i, int(ctx.qty[i]))
+    parts = alloc.parts
+    units, qtys = ctx.units, ctx.qtys
+    for k, us in got.items():
+        part = parts[k] = []
+        for u in us:
+            for i in units[u]:
+                part.append((i, qtys[i]))
     split_from: dict[int, list[str]] = {}
     if remaining and pol.split_lines:
         remaining = _split_lines(ctx, remaining, order, used, work, budget, alloc, split_from)
-    _leftovers(ctx, remaining, used, budget, alloc)
+    if remaining:
+        _leftovers(ctx, remaining, used, budget, alloc)
     _explain(ctx, alloc, order, keys, got, split_from, consolidated)
     return alloc
 
@@ -387,7 +476,7 @@ def _split_lines(ctx, remaining, order, used, work, budget, alloc, split_from) -
             left.append(u)
             continue
         i = ctx.units[u][0]
-        d, want = ctx.line_d[i], int(ctx.qty[i])
+        d, want = ctx.line_d[i], ctx.qtys[i]
         blocked = None
         for k in used + [k for k in order if k not in used]:
             if not want:
@@ -409,7 +498,7 @@ def _split_lines(ctx, remaining, order, used, work, budget, alloc, split_from) -
             if blocked is not None:
                 reason = f"max_splits={budget} reached: {ctx.network.ids[blocked]} has it"
             else:
-                reason = ctx.shortfall_reason(i, int(ctx.qty[i]))
+                reason = ctx.shortfall_reason(i, ctx.qtys[i])
             alloc.unfilled.append((i, want, reason))
     return left
 
@@ -442,33 +531,68 @@ def _line_ok(ctx: OrderContext, i: int) -> bool:
 def _explain(ctx, alloc, order, keys, got, split_from, consolidated) -> None:
     pol, net = ctx.policy, ctx.network
     alloc.why = _RuleWhy(ctx, order, keys, got, split_from, consolidated)
-    sites = sorted(alloc.parts, key=order.index)
-    head = f"{len(sites)} shipment{'s' * (len(sites) != 1)}"
+    sites = sorted(alloc.parts, key=order.index) if len(alloc.parts) > 1 else alloc.parts
+    n = len(sites)
+    head = f"{n} shipment{'s' * (n != 1)}"
     if sites:
-        head += " from " + ", ".join(net.ids[k] for k in sites)
+        head += " from " + ", ".join([net.ids[k] for k in sites])
     tail = f"; {len(alloc.unfilled)} line(s) back-ordered" if alloc.unfilled else ""
-    alloc.summary = f"{head}{tail}; rules {' > '.join(pol.rules)}"
+    rules = _RULES_TEXT.get(pol.rules)
+    if rules is None:
+        rules = _RULES_TEXT[pol.rules] = f"; rules {' > '.join(pol.rules)}"
+    alloc.summary = f"{head}{tail}{rules}"
+
+
+_RULES_TEXT: dict[tuple[str, ...], str] = {}
 
 
 class _RuleWhy:
     """Why each site won or lost under a rule policy, worded when asked. Holds only what
-    the wording needs (never the OrderContext)."""
+    the wording needs (never the OrderContext), and works it out on the first question:
+    routing a stream reads none of it."""
 
     def __init__(self, ctx, order, keys, got, split_from, consolidated) -> None:
-        self.sorts = ctx.policy.sorts
-        self.ids = ctx.network.ids
-        self.keys = keys
-        self.got = got
-        self.split_from = split_from
-        self.consolidated = consolidated
-        self.position = {k: n for n, k in enumerate(order)}
-        self.fill = ctx.fill
-        self.units = ctx.units
-        self.line_nos = [line.line_no for line in ctx.lines]
-        self.n_units = len(ctx.units)
+        self.keys, self.got, self.split_from, self.consolidated = (
+            keys,
+            got,
+            split_from,
+            consolidated,
+        )
+        self._ctx = (ctx.policy.sorts, ctx.network.ids, order, ctx.fill, ctx.units, ctx.lines)
+        self._position: dict[int, int] | None = None
+
+    @property
+    def sorts(self) -> tuple[str, ...]:
+        return self._ctx[0]
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return self._ctx[1]
+
+    @property
+    def fill(self) -> np.ndarray:
+        return self._ctx[3]
+
+    @property
+    def units(self):
+        return self._ctx[4]
+
+    @property
+    def lines(self):
+        return self._ctx[5]
+
+    @property
+    def position(self) -> dict[int, int]:
+        if self._position is None:
+            self._position = {k: n for n, k in enumerate(self._ctx[2])}
+        return self._position
+
+    @property
+    def n_units(self) -> int:
+        return len(self.units)
 
     def label(self, u: int) -> str:
-        nums = ",".join(str(self.line_nos[i]) for i in self.units[u])
+        nums = ",".join(str(self.lines[i].line_no) for i in self.units[u])
         return f"line {nums}" if len(self.units[u]) == 1 else f"group {nums}"
 
     def kt(self, k: int) -> str:

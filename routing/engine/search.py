@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import combinations
+from itertools import accumulate, combinations
 from math import comb
 from typing import TYPE_CHECKING
 
@@ -67,6 +67,7 @@ class Best:
     stop_m: int = 0
     too_big: int = 0  # the level whose enumeration would exceed the limit (0: none)
     plans: int = 0
+    fixed: list[float] | None = None  # separable: fixed cost + bonus per position in R
 
 
 def _level_work(r: int, n: int, m: int) -> int:
@@ -100,27 +101,80 @@ def enumerate_subsets(
     pricing = ctx.pricing
     r, n = len(R), len(units.N)
     best = Best()
-    fixed = pricing.fixed[R] + bonus
-    ic = np.where(units.cand[R], pricing.per_item[R][:, None] * units.N[None, :], INF)
-    lbs = _bounds(ctx, units, R, bonus, ic)
+    # Per order only the sums over units stay in numpy (its pairwise sums are not
+    # Python's); what is per site is a short list: the same doubles, added in the same
+    # order, without a numpy call per step. ufunc.reduce is what ndarray.min/sum call.
+    fl = _fixed_list(pricing)
+    fixed = [fl[k] + bonus for k in R]
+    if n == 1:
+        # One unit (a third of orders): its item cost per site as a list; a sum or a min
+        # over one element is the element, so every figure below is the same double.
+        pl = _per_item_list(pricing)
+        n0 = float(units.N[0])
+        col = units.cand[:, 0].tolist()
+        icl = [pl[k] * n0 if col[k] else INF for k in R]
+        low = min(icl)
+        ic = np.array(icl).reshape(r, 1)
+    else:
+        ic = np.where(units.cand, pricing.per_item[:, None] * units.N[None, :], INF)[R]
+        low = float(_add(_min(ic, 0)))  # each unit at its cheapest site
+        icl = None
+    cum = list(accumulate(sorted(fixed)))  # np.cumsum(np.sort(fixed)): sequential too
     for m in range(1, min(r, budget, n) + 1):
-        if lbs[m - 1] >= best.cost - EPS:
-            best.stop_lb, best.stop_m = float(lbs[m - 1]), m
+        lb = cum[m - 1] + low  # _bounds: no m-package plan costs less
+        if lb >= best.cost - EPS:
+            best.stop_lb, best.stop_m = lb, m
             break
         if limit is not None and _level_work(r, n, m) > limit:
             best.too_big = m
             break
+        if m == 1:
+            # One site each: the general step's min over one slot and sum of one fixed
+            # cost are the values themselves, so this gives the same doubles.
+            sums = icl if icl is not None else _add(ic, 1).tolist()
+            tot = [x + f for x, f in zip(sums, fixed, strict=True)]
+            best.plans += r
+            t = min(tot)  # never nan: costs are finite or inf
+            if t < best.cost - EPS:
+                best.cost = t
+                best.assign = np.full(n, tot.index(t), np.intp)
+            best.levels = m
+            continue
         combos = combos_of(r, m)
         sub = ic[combos]  # combos x m x units
-        tot = sub.min(axis=1).sum(axis=1) + fixed[combos].sum(axis=1)
+        tot = _add(_min(sub, 1), 1) + _add(np.array(fixed)[combos], 1)
         best.plans += len(combos)
-        i = int(np.argmin(tot))
+        i = int(tot.argmin())
         if tot[i] < best.cost - EPS:
             best.cost = float(tot[i])
             best.assign = combos[i][sub[i].argmin(axis=0)]
         best.levels = m
     best.ic = ic
+    best.fixed = fixed
     return best
+
+
+_add = np.add.reduce
+_min = np.minimum.reduce
+
+
+def _fixed_list(pricing) -> list[float]:
+    """``pricing.fixed`` as a list, kept by pricings shared between orders."""
+    return _as_list(pricing, "fixed")
+
+
+def _per_item_list(pricing) -> list[float]:
+    return _as_list(pricing, "per_item")
+
+
+def _as_list(pricing, name: str) -> list[float]:
+    cache = getattr(pricing, "site_terms", None)
+    if cache is None:
+        return getattr(pricing, name).tolist()
+    values = cache.get(name)
+    if values is None:
+        values = cache[name] = getattr(pricing, name).tolist()
+    return values
 
 
 def _level_one(ctx, units: Units, R: list[int], bonus: float) -> tuple[float, int]:
