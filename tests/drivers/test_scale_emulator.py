@@ -210,3 +210,71 @@ def test_tare_and_read_while_streaming(scale_emu, scale):
         streaming.join(10)
     assert not streaming.is_alive()
     assert "T" in scale_emu.commands and scale_emu.commands.count("SIR") >= 2
+
+
+def _raw_port(emu):
+    from drivers.transports.serial_port import SerialTransport
+
+    return SerialTransport(emu.port)
+
+
+def test_scale_left_streaming_by_a_crashed_program_is_reset_first(scale_emu):
+    # Issue 5: an earlier program sent SIR and died; the scale still streams.
+    scale_emu.set_weight(500)
+    crashed = _raw_port(scale_emu)
+    crashed.write(b"SIR\r\n")
+    assert b"S S" in crashed.read(1.0)
+    crashed.close()
+    scale_emu.set_weight(250)
+    scale = open_scale(scale_emu.url)
+    try:
+        assert scale.read(stable=False).grams == 250
+        assert scale_emu.commands == ["SIR", "@", "SI"]
+        assert scale.transport.read(0.3) == b""  # the stream is over
+    finally:
+        scale.close()
+
+
+def test_reset_returns_the_emulators_serial_number():
+    from drivers.emulators.mt_sics_scale import MtSicsScaleEmulator
+
+    with MtSicsScaleEmulator(serial="B123456789") as emu:
+        scale = open_scale(emu.url)
+        try:
+            assert scale.reset() == "B123456789"
+            assert scale.read().grams == 0  # no second @: the scale is in a known state
+        finally:
+            scale.close()
+        assert emu.commands == ["@", "S"]
+
+
+def test_identify_through_noise_and_split_frames(scale_emu, scale):
+    scale_emu.noise()
+    scale_emu.split_frames()
+    info = scale.identify()
+    assert (info.model, info.capacity, info.software, info.serial) == (
+        "EMU-SICS",
+        "30000.0 g",
+        "1.00",
+        "EMU0000001",
+    )
+    assert info.capacity_grams == 30000.0
+    assert {"I0", "I2", "I3", "I4", "S", "SIR", "@", "T"} <= set(info.commands)
+    assert scale_emu.commands == ["@", "I0", "I2", "I3", "I4"]
+
+
+def test_identify_while_streaming(scale_emu, scale):
+    scale_emu.set_weight(300)
+    stop, seen = threading.Event(), threading.Event()
+    streaming = threading.Thread(
+        target=scale.stream, args=(lambda w: seen.set(), stop.is_set), daemon=True
+    )
+    streaming.start()
+    try:
+        assert seen.wait(5)
+        assert scale.identify().serial == "EMU0000001"
+        seen.clear()
+        assert seen.wait(5)  # and the stream went on
+    finally:
+        stop.set()
+        streaming.join(5)
