@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drivers.base import Unit
+from drivers.base import Scale, Unit, Weight
 from drivers.emulators.toledo_scale import ToledoScaleEmulator
 from drivers.errors import BadFrame, DeviceUnreachable, ScaleError
 from drivers.protocols import toledo
@@ -248,3 +248,18 @@ def test_emulator_url():
         assert scale.read().grams == 321
     finally:
         scale.close()
+
+
+def test_stream_is_real_and_reported():
+    # Issue 5: ToledoScale had a working stream() but did not say so (CAN_STREAM).
+    assert ToledoScale.CAN_STREAM
+    assert ToledoScale.stream is not Scale.stream
+
+
+def test_stream_skips_motion_instead_of_raising():
+    answers = iter([b"\x02?A\r", b"\x02?A\r", b"\x0201.000\r"])
+    t = MemoryTransport(responder=lambda data: [next(answers, b"\x0201.000\r")])
+    got: list[Weight] = []
+    ToledoScale(t, poll=0.0).stream(got.append, stop=lambda: bool(got))
+    assert [w.grams for w in got] == [1000.0]
+    assert t.writes == [b"W"] * 3
