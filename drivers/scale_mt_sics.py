@@ -289,6 +289,10 @@ class MtSicsScale(Scale):
     def _probe_after_silence(self, timeout: float) -> Weight:
         """``S`` got no answer: ask ``SI`` to tell "never steady" from "not there"."""
         reply = self._ask(mt_sics.SEND_IMMEDIATE, min(self.probe_timeout, timeout))
+        # It answered our latest command, so it is listening: no @ before the next one.
+        # A vibrating bench would otherwise cost the packer the tare on models where @
+        # clears it.
+        self._needs_reset = False
         weight = self._weight(reply)
         if weight.stable:
             return weight  # it settled just as we gave up

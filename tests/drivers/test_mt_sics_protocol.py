@@ -14,7 +14,8 @@ from drivers.transports.memory import MemoryTransport
 @pytest.mark.parametrize(
     ("command", "wire"),
     [("S", b"S\r\n"), ("SI", b"SI\r\n"), ("SIR", b"SIR\r\n"), ("Z", b"Z\r\n"),
-     ("T", b"T\r\n"), ("@", b"@\r\n")],
+     ("T", b"T\r\n"), ("@", b"@\r\n"), ("I0", b"I0\r\n"), ("I2", b"I2\r\n"),
+     ("I3", b"I3\r\n"), ("I4", b"I4\r\n")],
 )  # fmt: skip
 def test_encode(command, wire):
     assert mt_sics.encode(command) == wire
@@ -77,6 +78,53 @@ def test_parse_tare_reply():
 
 def test_parse_reset_reply():
     assert mt_sics.parse_line(b'I4 A "B021002593"').text == "B021002593"
+
+
+@pytest.mark.parametrize(
+    ("line", "ident", "status", "text"),
+    [
+        (b'I0 B 0 "I0"', "I0", "B", "0 I0"),
+        (b'I0 A 1 "T"', "I0", "A", "1 T"),
+        (b'I2 A "T72XW Standard 50.00 kg"', "I2", "A", "T72XW Standard 50.00 kg"),
+        (b'I2 A "PG5002-S" "5100.0 g"', "I2", "A", "PG5002-S 5100.0 g"),
+        (b'I3 A "1.00"', "I3", "A", "1.00"),
+        (b"I3 I", "I3", "I", ""),
+        (b'\x00#I4 A "123"', "I4", "A", "123"),  # noise before the frame
+    ],
+)
+def test_parse_text_replies(line, ident, status, text):
+    reply = mt_sics.parse_line(line)
+    assert (reply.ident, reply.status, reply.text) == (ident, status, text)
+
+
+@pytest.mark.parametrize("line", [b'I4 A "B0\xf01"', b'xI4 A "1"', b'I4 A "open'])
+def test_text_reply_garbled_on_the_line_is_garbage(line):
+    with pytest.raises(BadFrame):
+        mt_sics.parse_line(line)
+
+
+def test_replies_join_b_lines_and_let_weights_through():
+    r = mt_sics.Replies()
+    assert r.feed(b'I0 B 0 "I0"\r\nS D  1.0 g\r\nI0 B 0 "S') == [mt_sics.parse_line(b"S D  1.0 g")]
+    (i0,) = r.feed(b'"\r\nI0 A 1 "T"\r\n')
+    assert (i0.ident, i0.status, i0.lines) == ("I0", "A", ("0 I0", "0 S", "1 T"))
+    assert mt_sics.command_list(i0) == ("I0", "S", "T")
+
+
+def test_replies_drop_a_run_that_lost_a_line_to_noise():
+    r = mt_sics.Replies()
+    # noise glued to the first line hides it: the rest must not pass for the whole list
+    assert r.feed(b'#xI0 B 0 "I0"\r\nI0 B 0 "S"\r\nI0 A 1 "T"\r\n') == []
+    assert r.garbage == 2
+    r.clear()
+    assert [x.lines for x in r.feed(b'I0 A 0 "S"\r\n')] == [("0 S",)]
+
+
+def test_model_and_capacity():
+    assert mt_sics.model_and_capacity("XS205DU 220.0090 g") == ("XS205DU", "220.0090 g")
+    assert mt_sics.model_and_capacity("EMU") == ("EMU", "")
+    assert mt_sics.ScaleInfo(capacity="2.5 kg").capacity_grams == 2500.0
+    assert mt_sics.ScaleInfo(capacity="100 ct").capacity_grams is None
 
 
 @pytest.mark.parametrize(
@@ -243,9 +291,13 @@ def test_identify_without_i0_asks_everything_and_skips_refusals():
 def test_unsteady_scale_is_not_called_unreachable():
     # S never answers (never stable) but SI shows the scale is there, moving.
     t = replying({b"SI\r\n": b"S D   10.0 g\r\n"})
+    scale = MtSicsScale(t, probe_timeout=0.5)
     with pytest.raises(ScaleError, match="not settling") as info:
-        MtSicsScale(t, probe_timeout=0.5).read(timeout=0.1)
+        scale.read(timeout=0.1)
     assert info.value.condition == "unstable"
+    # SI was answered: the scale listens, so no @ (which may clear the tare) comes next.
+    assert scale.read(stable=False).grams == 10.0
+    assert t.writes == [RESET, b"S\r\n", b"SI\r\n", b"SI\r\n"]
 
 
 def test_only_garbage_raises_bad_frame():
