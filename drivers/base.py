@@ -53,6 +53,7 @@ class Scale(abc.ABC):
     CAN_TARE: bool = False
     CAN_ZERO: bool = False
     CAN_STREAM: bool = False
+    CAN_RESET: bool = False
 
     @abc.abstractmethod
     def read(self, stable: bool = True, timeout: float = 5.0) -> Weight:
@@ -77,6 +78,14 @@ class Scale(abc.ABC):
     def tare(self) -> Weight:
         """Tare with what is on the pan; return the tare weight. Raises as :meth:`zero`."""
         raise NotImplementedError
+
+    def reset(self, timeout: float = 2.0) -> str:
+        """Cancel whatever the scale is doing (a pending command, a stream) where the
+        protocol can (``CAN_RESET``); return its serial number, or "" if it gives none.
+
+        The default does nothing. Raises DeviceUnreachable if the scale does not answer.
+        """
+        return ""
 
     @abc.abstractmethod
     def close(self) -> None:

@@ -10,7 +10,9 @@ another kind:
 2. NCI SCP-01 (9600 7E1): a CR first (so leftovers become one unknown command, answered
    ``?``), then ``W`` CR, then ``S`` CR.
 3. CAS (9600 8N1): ENQ; after an ACK, DC1 to finish the exchange (it only asks for data).
-4. MT-SICS (9600 8N1): ``I4`` (serial number), then ``SI`` (weight now).
+4. MT-SICS (9600 8N1): CR LF (leftovers become one unknown command, answered ``ES``),
+   ``I4`` (serial number), then ``SI`` (weight now); once it answers, ``I2`` and ``I3``
+   (model, capacity, software) for the report.
 
 No zero, tare, unit change or setup command is ever sent. With ``bauds`` (the CLI's
 default sweep) the same four are then tried at each other rate, keeping each protocol's
@@ -305,18 +307,23 @@ def _probe_cas(t: Transport, timeout: float) -> str | None:
 
 def _probe_mt_sics(t: Transport, timeout: float) -> str | None:
     def reply(b: bytes) -> mt_sics.Reply | None:
-        for line in mt_sics.LineFramer().feed(b):
-            try:
-                r = mt_sics.parse_line(line)
-            except DeviceError:
-                continue
+        for r in mt_sics.Replies().feed(b):
             if not r.is_error:  # ES alone is too weak a sign: many devices say "ES"
                 return r
         return None
 
-    for command, wire in (("I4", b"I4\r\n"), ("SI", mt_sics.encode("SI"))):
-        if answer := _exchange(t, wire, timeout, reply):
-            return f"answered {command} with {answer}"
+    def text(command: str) -> str:
+        answer = _exchange(t, mt_sics.encode(command), timeout, reply)
+        return answer.text if isinstance(answer, mt_sics.Reply) and answer.status == "A" else ""
+
+    # The leading CR LF ends what earlier probes left in the line buffer (CAS's ENQ), so
+    # it is not taken as part of I4.
+    for command, wire in (("I4", b"\r\nI4\r\n"), ("SI", mt_sics.encode("SI"))):
+        if isinstance(answer := _exchange(t, wire, timeout, reply), mt_sics.Reply):
+            model, capacity = mt_sics.model_and_capacity(text(mt_sics.MODEL))
+            serial = answer.text if answer.ident == "I4" else ""
+            info = mt_sics.ScaleInfo(model, capacity, text(mt_sics.SOFTWARE), serial)
+            return f"answered {command}: {info.describe()}"
     return None
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import queue
 import threading
 import time
@@ -15,7 +14,6 @@ from drivers.errors import BadFrame, DeviceUnreachable, ScaleError
 from drivers.protocols import mt_sics
 from drivers.transports.base import Transport
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
@@ -31,14 +29,21 @@ class MtSicsScale(Scale):
     by the streaming thread between readings (the stream pauses with ``SI`` and resumes
     with ``SIR``), so a tare button works while the live weight is shown.
 
+    The first command after the port was opened, and the first after an error or a
+    timeout, is preceded by ``@`` (:meth:`reset`): a scale left streaming by a program that
+    crashed, or still busy with a command we gave up on, is brought to a known state
+    before we believe anything it sends.
+
     ``probe_timeout`` is how long we wait for the quick ``SI`` that tells a scale that is
-    alive but never settles (vibration, a swinging parcel) from one that does not answer.
+    alive but never settles (vibration, a swinging parcel) from one that does not answer,
+    and for the answer to that ``@``.
     ``silence`` is how long a stream may go quiet before the scale counts as gone.
     """
 
     CAN_TARE = True
     CAN_ZERO = True
     CAN_STREAM = True
+    CAN_RESET = True
 
     def __init__(
         self, transport: Transport, probe_timeout: float = 1.0, silence: float = 2.0
@@ -46,7 +51,9 @@ class MtSicsScale(Scale):
         self.transport = transport
         self.probe_timeout = probe_timeout
         self.silence = silence
-        self._framer = mt_sics.LineFramer()
+        self._replies = mt_sics.Replies()
+        # Until the scale has answered @ we do not know what it is doing (see the class doc).
+        self._needs_reset = True
         self._port = threading.Lock()  # held for a whole command, or by the stream
         self._state = threading.Lock()  # guards _streamer and hand-over of requests
         self._streamer: threading.Thread | None = None
@@ -64,6 +71,25 @@ class MtSicsScale(Scale):
         """
         return self._exclusive(lambda: self._read(stable, timeout))
 
+    def reset(self, timeout: float = 2.0) -> str:
+        """Cancel whatever the scale is doing (``@``: a command waiting for stability, an
+        ``SIR`` stream) and return its serial number (the ``I4`` answer to ``@``).
+
+        Raises DeviceUnreachable (no answer), ScaleError (refused), BadFrame (garbage).
+        """
+        reply = self._exclusive(lambda: self._reset(timeout), reset_first=False)
+        mt_sics.raise_for(reply)
+        return reply.text
+
+    def identify(self, timeout: float = 2.0) -> mt_sics.ScaleInfo:
+        """Ask the scale what it is: ``I0`` (commands it implements, a multi-line reply),
+        then those of ``I2`` (type and capacity), ``I3`` (software), ``I4`` (serial
+        number) it lists. A question it does not answer (``ES``, ``I``) leaves its field "".
+
+        Raises DeviceUnreachable (no answer), BadFrame (garbage).
+        """
+        return self._exclusive(lambda: self._identify(timeout))
+
     def stream(self, on_reading: Callable[[Weight], None], stop: Callable[[], bool]) -> None:
         """Call ``on_reading`` for every reading (about 10 a second) until ``stop()``.
 
@@ -76,7 +102,7 @@ class MtSicsScale(Scale):
             self._streamer = threading.current_thread()
         try:
             with self._port:
-                self._stream(on_reading, stop)
+                self._fresh(lambda: self._stream(on_reading, stop))
         finally:
             with self._state:
                 self._streamer = None
@@ -102,19 +128,69 @@ class MtSicsScale(Scale):
 
     # -- sharing the port with a stream ---------------------------------------------------
 
-    def _exclusive(self, command: Callable[[], T]) -> T:
+    def _exclusive(self, command: Callable[[], T], reset_first: bool = True) -> T:
         """Run ``command`` alone on the port: directly, or by the streaming thread."""
         with self._state:
             streamer = self._streamer
             if streamer is None or streamer is threading.current_thread():
                 handed_over = None
             else:
+                # The stream is running: the scale is in a known state already.
                 handed_over = Future()
-                self._requests.put((command, handed_over))
+                self._requests.put((lambda: self._guard(command), handed_over))
         if handed_over is None:
             with self._port:
-                return command()
+                return self._fresh(command) if reset_first else self._guard(command)
         return handed_over.result()  # the command has its own timeout
+
+    def _fresh(self, command: Callable[[], T]) -> T:
+        """Run ``command`` on a scale in a known state: ``@`` first if it may not be."""
+
+        def reset_then_run() -> T:
+            if self._needs_reset:
+                self._reset(self.probe_timeout)
+            return command()
+
+        return self._guard(reset_then_run)
+
+    def _guard(self, command: Callable[[], T]) -> T:
+        try:
+            return command()
+        except (DeviceUnreachable, BadFrame):
+            # The port was lost (the transport reopens it) or the scale went quiet or
+            # garbled mid-command: whatever it is doing now, we did not ask for it.
+            self._needs_reset = True
+            raise
+
+    def _reset(self, timeout: float) -> mt_sics.Reply:
+        reply = self._ask(mt_sics.RESET, timeout)
+        # A scale that answers @ at all (even ES) has dropped what it was doing.
+        self._needs_reset = False
+        self._replies.clear()
+        return reply
+
+    def _identify(self, timeout: float) -> mt_sics.ScaleInfo:
+        listed = self._info(mt_sics.COMMAND_LIST, timeout)
+        commands = mt_sics.command_list(listed) if listed else ()
+
+        def text(command: str) -> str:
+            if commands and command not in commands:
+                return ""
+            reply = self._info(command, timeout)
+            return reply.text if reply else ""
+
+        model, capacity = mt_sics.model_and_capacity(text(mt_sics.MODEL))
+        return mt_sics.ScaleInfo(
+            model=model,
+            capacity=capacity,
+            software=text(mt_sics.SOFTWARE),
+            serial=text(mt_sics.SERIAL),
+            commands=commands,
+        )
+
+    def _info(self, command: str, timeout: float) -> mt_sics.Reply | None:
+        reply = self._ask(command, timeout)
+        return reply if reply.status == "A" else None
 
     def _serve_requests(self, streaming: bool = False) -> bool:
         """Run commands other threads handed over; return True if there were any."""
@@ -143,16 +219,14 @@ class MtSicsScale(Scale):
             while not stop():
                 if self._serve_requests(streaming=True):
                     last = time.monotonic()
-                lines = self._lines(0.1)
-                if lines:
+                data = self.transport.read(0.1)
+                if data:
                     last = time.monotonic()
                 elif time.monotonic() - last > self.silence:
                     raise DeviceUnreachable(self._silent())
-                for line in lines:
-                    reply = self._parse(line)
-                    if reply is None or reply.ident not in ("S", "ES", "ET", "EL"):
-                        continue
-                    on_reading(self._weight(reply))
+                for reply in self._replies.feed(data):
+                    if reply.ident in ("S", "ES", "ET", "EL"):
+                        on_reading(self._weight(reply))
         finally:
             self._stop_stream()
 
@@ -179,7 +253,7 @@ class MtSicsScale(Scale):
     def _send(self, command: str) -> None:
         # Drop stale answers (a stream we stopped, a late reply) before asking anew.
         self.transport.reset_input()
-        self._framer.clear()
+        self._replies.clear()
         self.transport.write(mt_sics.encode(command))
 
     def _ask(self, command: str, timeout: float, stable_only: bool = False) -> mt_sics.Reply:
@@ -190,21 +264,19 @@ class MtSicsScale(Scale):
         """
         self._send(command)
         deadline = time.monotonic() + max(timeout, 0.0)
-        garbage = 0
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                if garbage:
+                # The scale may still be working on it: reset before the next command.
+                self._needs_reset = True
+                if self._replies.garbage:
                     raise BadFrame(
                         "Scale sends data we cannot read: check it is set to MT-SICS "
                         "and the baud rate matches."
                     )
                 raise _NoAnswer(self._silent())
-            for line in self._lines(remaining):
-                reply = self._parse(line)
-                if reply is None:
-                    garbage += 1
-                elif reply.is_error or self._answers(command, reply, stable_only):
+            for reply in self._replies.feed(self.transport.read(remaining)):
+                if reply.is_error or self._answers(command, reply, stable_only):
                     return reply
 
     @staticmethod
@@ -217,6 +289,10 @@ class MtSicsScale(Scale):
     def _probe_after_silence(self, timeout: float) -> Weight:
         """``S`` got no answer: ask ``SI`` to tell "never steady" from "not there"."""
         reply = self._ask(mt_sics.SEND_IMMEDIATE, min(self.probe_timeout, timeout))
+        # It answered our latest command, so it is listening: no @ before the next one.
+        # A vibrating bench would otherwise cost the packer the tare on models where @
+        # clears it.
+        self._needs_reset = False
         weight = self._weight(reply)
         if weight.stable:
             return weight  # it settled just as we gave up
@@ -239,17 +315,6 @@ class MtSicsScale(Scale):
                 pass
         except DeviceUnreachable:
             pass
-
-    def _lines(self, timeout: float) -> list[bytes]:
-        return self._framer.feed(self.transport.read(timeout))
-
-    @staticmethod
-    def _parse(line: bytes) -> mt_sics.Reply | None:
-        try:
-            return mt_sics.parse_line(line)
-        except BadFrame as exc:
-            log.debug("skipping line from scale: %s", exc)
-            return None
 
     @staticmethod
     def _weight(reply: mt_sics.Reply) -> Weight:

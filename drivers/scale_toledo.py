@@ -27,11 +27,15 @@ class ToledoScale(Scale):
     ``W`` never returns a weight while the pan moves (only a status byte), so a reading is
     always stable; ``read`` polls every ``poll`` s until one comes or ``timeout`` passes.
     ``answer_timeout`` is how long one command waits for its answer (DIVA: immediate, or
-    within 150 ms for ``T``/``C``).
+    within 150 ms for ``T``/``C``). ``silence`` is how long :meth:`stream` goes on without
+    an answer before giving up.
     """
 
     CAN_TARE = True
     CAN_ZERO = True
+    # stream() is a real one (W polled on the open port, one answer per reading), not the
+    # base class's loop of read(): that would raise "not settling" while a parcel moves.
+    CAN_STREAM = True
 
     def __init__(
         self,
@@ -39,11 +43,13 @@ class ToledoScale(Scale):
         unit: Unit | str = Unit.KG,
         poll: float = 0.1,
         answer_timeout: float = 1.0,
+        silence: float = 2.0,
     ) -> None:
         self.transport = transport
         self.unit = Unit(unit)
         self.poll = poll
         self.answer_timeout = answer_timeout
+        self.silence = silence
         self._parser = toledo.Parser()
         self._port = threading.Lock()
 
@@ -59,25 +65,32 @@ class ToledoScale(Scale):
             return self._read(timeout)
 
     def stream(self, on_reading: Callable[[Weight], None], stop: Callable[[], bool]) -> None:
-        """Poll ``W`` and call ``on_reading`` for each weight until ``stop()``.
+        """Ask ``W`` every ``poll`` s on the open port and call ``on_reading`` for each
+        weight until ``stop()`` is true.
 
-        While the pan moves the scale sends no weight, so motion is skipped rather than
-        raised. Raises ScaleError (overload, below zero), DeviceUnreachable, BadFrame.
+        While the pan moves the scale sends a status byte, no weight, so every reading is
+        stable and motion shows as a pause, not an error. The port lock is taken per ask:
+        :meth:`zero` or :meth:`tare` from another thread run between two readings. Raises
+        ScaleError (overload, below zero), DeviceUnreachable (port gone, or no answer for
+        ``silence`` s), BadFrame (only garbage for ``silence`` s).
         """
         last = time.monotonic()
+        garbled = False
         while not stop():
+            asked = time.monotonic()
             with self._port:
                 frame = self._ask(toledo.WEIGHT, self.answer_timeout)
+                garbled = garbled or self._parser.garbage > 0
             if frame is None:
-                if time.monotonic() - last > 2 * self.answer_timeout:
-                    raise self._no_answer(self._parser.garbage > 0)
+                if time.monotonic() - last > self.silence:
+                    raise self._no_answer(garbled)
                 continue
-            last = time.monotonic()
+            last, garbled = time.monotonic(), False
             if isinstance(frame, toledo.WeightFrame):
                 on_reading(self._weight(frame))
             elif isinstance(frame, toledo.StatusFrame):
                 self._raise_for_range(frame)
-            time.sleep(self.poll)
+            _pause_until(asked + self.poll, stop)
 
     def zero(self, timeout: float = 5.0) -> None:
         """Zero the scale (``Z``). Raises ScaleError (moving, outside the zero range,
@@ -220,3 +233,9 @@ class ToledoScale(Scale):
                 "protocol and the serial settings match (usually 9600 baud, 7E1)."
             )
         return _NoAnswer(f"Scale not answering on {self.transport.name}: check power and cable.")
+
+
+def _pause_until(when: float, stop: Callable[[], bool]) -> None:
+    """Sleep until ``when`` (monotonic), waking early if ``stop()`` turns true."""
+    while not stop() and (left := when - time.monotonic()) > 0:
+        time.sleep(min(left, 0.02))

@@ -7,8 +7,12 @@
 
 Behaviour follows the MT-SICS reference: ``S`` answers only once stable (``S I`` after
 ``stability_timeout``), ``SI`` answers at once, ``SIR`` streams until ``S``/``SI``/``SIR``/
-``@``; ``Z``/``T`` wait for stability; unknown commands get ``ES``. Emulator choices a real
-scale may not share: a new command cancels a pending ``S``/``Z``/``T``; ``@`` keeps the tare.
+``@``; ``Z``/``T`` wait for stability; ``@`` and ``I4`` answer the serial number, ``I2``
+the model and capacity, ``I3`` the software version, ``I0`` the implemented commands in
+several lines (``I0 B`` ... ``I0 A``, each a frame of its own, so noise and split frames
+fall between them); unknown commands get ``ES``. Emulator choices a real scale may not
+share: a new command cancels a pending ``S``/``Z``/``T``; ``@`` keeps the tare; ``I``
+commands do not stop an ``SIR`` stream, whose lines may fall between ``I0``'s.
 The pan and the faults are those of every serial scale emulator (:mod:`.serial_scale`).
 """
 
@@ -20,6 +24,11 @@ from drivers.protocols.mt_sics import LineFramer
 
 DEFAULT_NOISE = b"\x00\xfe\x13\r\n#~\x7f"  # a NUL, 8-bit junk, XOFF and a garbage line
 _DECIMALS = {Unit.G: 1, Unit.KG: 4, Unit.LB: 4, Unit.OZ: 2}
+# What I0 lists: (level, command), as a level-0/1 scale implements them.
+IMPLEMENTED = (
+    (0, "I0"), (0, "I2"), (0, "I3"), (0, "I4"), (0, "S"), (0, "SI"), (0, "SIR"), (0, "Z"),
+    (0, "@"), (1, "T"),
+)  # fmt: skip
 
 
 class MtSicsScaleEmulator(SerialScaleEmulator):
@@ -37,10 +46,14 @@ class MtSicsScaleEmulator(SerialScaleEmulator):
         stability_timeout: float = 3.0,
         stream_hz: float = 10.0,
         baud: int | None = 9600,
+        serial: str = "EMU0000001",
+        model: str = "EMU-SICS",
+        software: str = "1.00",
     ) -> None:
         self.url_options = ""  # MT-SICS is 8N1 anyway: the URL needs only the baud rate
         super().__init__(weight=weight, unit=unit, capacity=capacity, settle=settle, baud=baud)
         self.stability_timeout = stability_timeout
+        self.serial, self.model, self.software = serial, model, software
         self.stream_interval = 1.0 / stream_hz
         self._framer = LineFramer()
         # Guarded by the base's lock, as the pan is.
@@ -82,8 +95,19 @@ class MtSicsScaleEmulator(SerialScaleEmulator):
         if cmd == "SIR":
             self._streaming, self._next_stream = True, now + self._s.delay
             return []
-        if cmd == "@":
-            return [b'I4 A "EMU0000001"\r\n']
+        if cmd in ("@", "I4"):
+            return [f'I4 A "{self.serial}"\r\n'.encode()]
+        if cmd == "I3":
+            return [f'I3 A "{self.software}"\r\n'.encode()]
+        if cmd == "I2":
+            capacity = f"{self._in_unit(self.capacity):.{_DECIMALS[self.unit]}f} {self.unit}"
+            return [f'I2 A "{self.model} {capacity}"\r\n'.encode()]
+        if cmd == "I0":
+            last = len(IMPLEMENTED) - 1
+            return [
+                f'I0 {"A" if i == last else "B"} {level} "{name}"\r\n'.encode()
+                for i, (level, name) in enumerate(IMPLEMENTED)
+            ]
         if cmd in ("S", "Z", "T"):
             self._pending = (cmd, now + self.stability_timeout)  # answered by _tick()
             return []

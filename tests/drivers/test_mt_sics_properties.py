@@ -85,3 +85,71 @@ def test_clean_stream_is_read_completely_however_split(items, cuts):
         for r in parse_all(chunked(stream, cuts))
     ]
     assert got == [(w[0], w[1], float(w[2]), w[3]) for w, _ in items]
+
+
+# -- multi-line B ... A replies (issue 5) ------------------------------------------------
+
+NAMES = st.sampled_from(["@", "I0", "I2", "I3", "I4", "S", "SI", "SIR", "Z", "T", "M21", "C1"])
+I0_LINES = st.lists(st.tuples(st.integers(min_value=0, max_value=3), NAMES), min_size=1)
+
+
+def i0_lines(listed: list[tuple[int, str]]) -> list[bytes]:
+    last = len(listed) - 1
+    return [
+        f'I0 {"A" if i == last else "B"} {level} "{name}"'.encode()
+        for i, (level, name) in enumerate(listed)
+    ]
+
+
+def read_all(chunks: list[bytes]) -> list[mt_sics.Reply]:
+    replies = mt_sics.Replies()
+    return [r for chunk in chunks for r in replies.feed(chunk)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    I0_LINES.flatmap(
+        lambda listed: st.tuples(
+            st.just(listed),
+            st.lists(
+                st.tuples(NOISE, st.none() | weights, st.sampled_from(ENDINGS)),
+                min_size=len(listed),
+                max_size=len(listed),
+            ),
+        )
+    ),
+    st.lists(st.integers(min_value=0), max_size=12),
+)
+def test_noise_between_b_lines_never_yields_a_reply_that_was_not_sent(case, cuts):
+    listed, between = case
+    stream = b""
+    for line, (noise, weight, end) in zip(i0_lines(listed), between, strict=True):
+        # a stream line (SIR) may come between two B lines, noise before any line
+        stream += (frame(weight) + end if weight else b"") + noise + line + end
+    sent = tuple(f"{level} {name}" for level, name in listed)
+    weights_sent = {(w[0], w[1] == "S", float(w[2]), w[3]) for _, w, _ in between if w}
+    for reply in read_all(chunked(stream, cuts)):
+        if reply.ident.startswith("I"):
+            assert (reply.ident, reply.status, reply.lines) == ("I0", "A", sent)
+        elif reply.weight is not None:
+            got = (reply.ident, reply.weight.stable, reply.weight.value, str(reply.weight.unit))
+            assert got in weights_sent
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    I0_LINES,
+    st.lists(st.none() | weights, max_size=8),
+    st.lists(st.integers(min_value=0), max_size=12),
+)
+def test_b_lines_with_stream_lines_between_make_one_reply_however_split(listed, ws, cuts):
+    lines = i0_lines(listed)
+    stream = b""
+    for i, line in enumerate(lines):
+        w = ws[i] if i < len(ws) else None
+        stream += (frame(w) + b"\r\n" if w else b"") + line + b"\r\n"
+    replies = read_all(chunked(stream, cuts))
+    (i0,) = [r for r in replies if r.ident == "I0"]
+    assert i0.lines == tuple(f"{level} {name}" for level, name in listed)
+    assert mt_sics.command_list(i0) == tuple(name for _, name in listed)
+    assert len(replies) == 1 + sum(1 for w in ws[: len(lines)] if w)

@@ -25,7 +25,12 @@ ROOT = Path(__file__).resolve().parents[2]
         (ToledoScaleEmulator, "toledo-8217", "9600 7E1", "echo test"),
         (NciScaleEmulator, "nci", "9600 7E1", "answered"),
         (CasScaleEmulator, "cas", "9600 8N1", "checked frame"),
-        (MtSicsScaleEmulator, "mt-sics", "9600 8N1", "answered SI"),
+        (
+            MtSicsScaleEmulator,
+            "mt-sics",
+            "9600 8N1",
+            "answered I4: EMU-SICS (capacity 30000.0 g), serial EMU0000001, software 1.00",
+        ),
     ],
 )
 def test_each_protocol_is_found_and_its_url_works(emulator, protocol, settings, evidence):

@@ -1,9 +1,10 @@
 """CAS ENQ/ACK: frames and BCC byte-exact and on random streams; CasScale against its
-emulator over a real pty."""
+emulator over a real pty.
+
+Behaviour every serial scale shares is tested once, in test_serial_scales_common.py."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from drivers.base import Unit
 from drivers.emulators.cas_scale import CasScaleEmulator
-from drivers.errors import BadFrame, DeviceUnreachable, ScaleError
+from drivers.errors import BadFrame, ScaleError
 from drivers.protocols import cas
 from drivers.scale_cas import CasScale
 from drivers.transports.memory import MemoryTransport
@@ -119,34 +120,6 @@ def scale(emu: CasScaleEmulator) -> Iterator[CasScale]:
     driver.close()
 
 
-def test_stable_reading(emu, scale):
-    emu.set_weight(1234.0)
-    w = scale.read()
-    assert (w.grams, w.stable, w.unit) == (1234.0, True, Unit.KG)
-
-
-def test_motion_then_stable(emu, scale):
-    emu.place(812.0, settle=5.0)
-    assert not scale.read(stable=False).stable
-    started = time.monotonic()
-    emu.place(812.0, settle=0.4)
-    assert scale.read(timeout=5).grams == 812.0
-    assert time.monotonic() - started >= 0.35
-
-
-def test_never_stable_is_unstable(emu, scale):
-    emu.set_weight(300, stable=False)
-    with pytest.raises(ScaleError, match="not settling"):
-        scale.read(timeout=0.3)
-
-
-def test_overload_in_plain_words(emu, scale):
-    emu.overload()
-    with pytest.raises(ScaleError, match="overloaded") as info:
-        scale.read()
-    assert info.value.condition == "overload"
-
-
 def test_underload_is_a_negative_reading(emu, scale):
     emu.underload()
     assert scale.read().grams == -30.0
@@ -159,12 +132,6 @@ def test_bad_checksum_is_bad_frame_not_a_weight(emu, scale):
         scale.read(timeout=0.3)
 
 
-def test_no_answer_is_unreachable(emu, scale):
-    emu.stop_answering()
-    with pytest.raises(DeviceUnreachable, match="Scale not answering"):
-        scale.read(timeout=0.3)
-
-
 def test_not_ready_then_ready(emu, scale):
     emu.set_weight(77)
     emu.not_ready()
@@ -172,23 +139,6 @@ def test_not_ready_then_ready(emu, scale):
         scale.read(timeout=0.3)
     emu.not_ready(False)
     assert scale.read().grams == 77
-
-
-def test_slow_noise_and_split_frames(emu, scale):
-    emu.noise()
-    emu.split_frames()
-    emu.slow(0.2)
-    emu.set_weight(250.0)
-    assert [scale.read().grams for _ in range(2)] == [250.0] * 2
-
-
-def test_unplugged_is_unreachable(emu, scale):
-    emu.set_weight(10)
-    assert scale.read().grams == 10
-    emu.unplug()
-    with pytest.raises(DeviceUnreachable):
-        for _ in range(3):
-            scale.read(timeout=0.5)
 
 
 def test_emulator_url_in_grams_unit():

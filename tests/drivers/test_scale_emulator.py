@@ -1,4 +1,6 @@
-"""MtSicsScale against the MT-SICS emulator over a real pty."""
+"""MtSicsScale against the MT-SICS emulator over a real pty: what is MT-SICS's own
+(tare, zero, SIR streams, @, identify). Behaviour every serial scale shares is tested
+once, in test_serial_scales_common.py."""
 
 from __future__ import annotations
 
@@ -7,104 +9,8 @@ import time
 
 import pytest
 
-from drivers.errors import DeviceUnreachable, ScaleError
+from drivers.errors import DeviceUnreachable
 from drivers.urls import open_scale
-
-
-def test_stable_reading(scale_emu, scale):
-    scale_emu.set_weight(1234.5)
-    w = scale.read()
-    assert (w.grams, w.stable) == (1234.5, True)
-
-
-def test_dynamic_then_stable(scale_emu, scale):
-    scale_emu.place(812.0, settle=5.0)
-    moving = scale.read(stable=False)
-    assert not moving.stable
-    started = time.monotonic()
-    scale_emu.place(812.0, settle=0.4)
-    w = scale.read(timeout=10)
-    assert (w.grams, w.stable) == (812.0, True)
-    assert time.monotonic() - started >= 0.4  # S waited for the weight to settle
-
-
-def test_remove(scale_emu, scale):
-    scale_emu.set_weight(500)
-    assert scale.read().grams == 500
-    scale_emu.remove()
-    assert scale.read().grams == 0
-
-
-def test_overload(scale_emu, scale):
-    scale_emu.overload()
-    with pytest.raises(ScaleError, match="overloaded") as info:
-        scale.read()
-    assert info.value.condition == "overload"
-
-
-def test_weight_above_capacity_is_overload(scale_emu, scale):
-    scale_emu.set_weight(scale_emu.capacity + 1000)
-    with pytest.raises(ScaleError, match="overloaded"):
-        scale.read(stable=False)
-
-
-def test_underload(scale_emu, scale):
-    scale_emu.underload()
-    with pytest.raises(ScaleError, match="below zero") as info:
-        scale.read()
-    assert info.value.condition == "underload"
-
-
-def test_never_stable_is_unstable_not_unreachable(scale_emu, scale):
-    scale_emu.set_weight(300, stable=False)
-    with pytest.raises(ScaleError, match="not settling"):
-        scale.read(timeout=0.3)
-
-
-def test_timeout_when_scale_stops_answering(scale_emu, scale):
-    scale_emu.stop_answering()
-    started = time.monotonic()
-    with pytest.raises(DeviceUnreachable, match="Scale not answering"):
-        scale.read(timeout=0.3)
-    assert time.monotonic() - started < 5
-
-
-def test_recovers_when_scale_answers_again(scale_emu, scale):
-    scale_emu.stop_answering()
-    with pytest.raises(DeviceUnreachable):
-        scale.read(stable=False, timeout=0.2)
-    scale_emu.start_answering()
-    scale_emu.set_weight(77)
-    assert scale.read().grams == 77
-
-
-def test_slow_answers_within_timeout(scale_emu, scale):
-    scale_emu.set_weight(42)
-    scale_emu.slow(0.3)
-    assert scale.read(timeout=5).grams == 42
-
-
-def test_noise_between_frames(scale_emu, scale):
-    scale_emu.noise()
-    scale_emu.set_weight(250.5)
-    assert [scale.read().grams for _ in range(3)] == [250.5] * 3
-
-
-def test_split_frames(scale_emu, scale):
-    scale_emu.split_frames()
-    scale_emu.noise()
-    scale_emu.set_weight(99.9)
-    assert scale.read().grams == 99.9
-    assert scale.read(stable=False).grams == 99.9
-
-
-def test_unplugged_scale_is_unreachable(scale_emu, scale):
-    scale_emu.set_weight(10)
-    assert scale.read().grams == 10
-    scale_emu.unplug()
-    with pytest.raises(DeviceUnreachable):
-        for _ in range(3):  # the first read may still find the last bytes in flight
-            scale.read(timeout=1)
 
 
 def test_tare_and_zero(scale_emu, scale):
@@ -116,12 +22,6 @@ def test_tare_and_zero(scale_emu, scale):
     scale_emu.set_weight(100)
     scale.zero()
     assert scale.read().grams == 0
-
-
-def test_zero_refused_with_parcel_on(scale_emu, scale):
-    scale_emu.set_weight(5000)
-    with pytest.raises(ScaleError, match="clear the pan"):
-        scale.zero()
 
 
 def test_stream_sees_dynamic_then_stable_and_stops(scale_emu, scale):
@@ -210,3 +110,71 @@ def test_tare_and_read_while_streaming(scale_emu, scale):
         streaming.join(10)
     assert not streaming.is_alive()
     assert "T" in scale_emu.commands and scale_emu.commands.count("SIR") >= 2
+
+
+def _raw_port(emu):
+    from drivers.transports.serial_port import SerialTransport
+
+    return SerialTransport(emu.port)
+
+
+def test_scale_left_streaming_by_a_crashed_program_is_reset_first(scale_emu):
+    # Issue 5: an earlier program sent SIR and died; the scale still streams.
+    scale_emu.set_weight(500)
+    crashed = _raw_port(scale_emu)
+    crashed.write(b"SIR\r\n")
+    assert b"S S" in crashed.read(1.0)
+    crashed.close()
+    scale_emu.set_weight(250)
+    scale = open_scale(scale_emu.url)
+    try:
+        assert scale.read(stable=False).grams == 250
+        assert scale_emu.commands == ["SIR", "@", "SI"]
+        assert scale.transport.read(0.3) == b""  # the stream is over
+    finally:
+        scale.close()
+
+
+def test_reset_returns_the_emulators_serial_number():
+    from drivers.emulators.mt_sics_scale import MtSicsScaleEmulator
+
+    with MtSicsScaleEmulator(serial="B123456789") as emu:
+        scale = open_scale(emu.url)
+        try:
+            assert scale.reset() == "B123456789"
+            assert scale.read().grams == 0  # no second @: the scale is in a known state
+        finally:
+            scale.close()
+        assert emu.commands == ["@", "S"]
+
+
+def test_identify_through_noise_and_split_frames(scale_emu, scale):
+    scale_emu.noise()
+    scale_emu.split_frames()
+    info = scale.identify()
+    assert (info.model, info.capacity, info.software, info.serial) == (
+        "EMU-SICS",
+        "30000.0 g",
+        "1.00",
+        "EMU0000001",
+    )
+    assert info.capacity_grams == 30000.0
+    assert {"I0", "I2", "I3", "I4", "S", "SIR", "@", "T"} <= set(info.commands)
+    assert scale_emu.commands == ["@", "I0", "I2", "I3", "I4"]
+
+
+def test_identify_while_streaming(scale_emu, scale):
+    scale_emu.set_weight(300)
+    stop, seen = threading.Event(), threading.Event()
+    streaming = threading.Thread(
+        target=scale.stream, args=(lambda w: seen.set(), stop.is_set), daemon=True
+    )
+    streaming.start()
+    try:
+        assert seen.wait(5)
+        assert scale.identify().serial == "EMU0000001"
+        seen.clear()
+        assert seen.wait(5)  # and the stream went on
+    finally:
+        stop.set()
+        streaming.join(5)

@@ -1,5 +1,7 @@
 """NCI SCP-01: parser byte-exact and on random streams; NciScale against its emulator over a
-real pty."""
+real pty.
+
+Behaviour every serial scale shares is tested once, in test_serial_scales_common.py."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from hypothesis import strategies as st
 
 from drivers.base import Unit
 from drivers.emulators.nci_scale import NciScaleEmulator
-from drivers.errors import BadFrame, DeviceUnreachable, ScaleError
+from drivers.errors import BadFrame, ScaleError
 from drivers.protocols import nci
 from drivers.scale_nci import NciScale
 from drivers.transports.memory import MemoryTransport
@@ -128,35 +130,8 @@ def scale(emu: NciScaleEmulator) -> Iterator[NciScale]:
     driver.close()
 
 
-def test_stable_reading(emu, scale):
-    emu.set_weight(1234.0)
-    w = scale.read()
-    assert (w.grams, w.stable, w.unit, w.value) == (1234.0, True, Unit.KG, 1.234)
-
-
-def test_motion_then_stable(emu, scale):
-    emu.place(812.0, settle=5.0)
-    assert not scale.read(stable=False).stable
-    started = time.monotonic()
-    emu.place(812.0, settle=0.4)
-    assert scale.read(timeout=5).grams == 812.0
-    assert time.monotonic() - started >= 0.35
-
-
-def test_never_stable_is_unstable(emu, scale):
-    emu.set_weight(300, stable=False)
-    with pytest.raises(ScaleError, match="not settling"):
-        scale.read(timeout=0.3)
-
-
-def test_overload_underload_and_faults_in_plain_words(emu, scale):
-    emu.overload()
-    with pytest.raises(ScaleError, match="overloaded") as info:
-        scale.read()
-    assert info.value.condition == "overload"
-    emu.underload()
-    with pytest.raises(ScaleError, match="below zero"):
-        scale.read()
+def test_scale_fault_in_plain_words(emu, scale):
+    # overload and underload: test_serial_scales_common.py
     emu.set_weight(100)
     emu.fault("eeprom")
     with pytest.raises(ScaleError, match=r"fault \(EEPROM error\).*service"):
@@ -175,20 +150,6 @@ def test_zero(emu, scale):
     assert emu.received[0] == b"W\r"
 
 
-def test_no_answer_is_unreachable(emu, scale):
-    emu.stop_answering()
-    with pytest.raises(DeviceUnreachable, match="Scale not answering"):
-        scale.read(timeout=0.3)
-
-
-def test_slow_noise_and_split_frames(emu, scale):
-    emu.noise()
-    emu.split_frames()
-    emu.slow(0.2)
-    emu.set_weight(250.0)
-    assert [scale.read().grams for _ in range(2)] == [250.0] * 2
-
-
 def test_three_status_bytes_and_pounds():
     with NciScaleEmulator(weight=907.18474, three_status_bytes=True) as e:
         scale = open_scale(e.url)
@@ -197,15 +158,6 @@ def test_three_status_bytes_and_pounds():
         finally:
             scale.close()
     assert (w.unit, w.value) == (Unit.LB, 2.0)
-
-
-def test_unplugged_is_unreachable(emu, scale):
-    emu.set_weight(10)
-    assert scale.read().grams == 10
-    emu.unplug()
-    with pytest.raises(DeviceUnreachable):
-        for _ in range(3):
-            scale.read(timeout=0.5)
 
 
 def test_unknown_command_answers_question_mark(emu):

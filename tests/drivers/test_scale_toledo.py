@@ -1,5 +1,7 @@
 """Toledo 8217: parser byte-exact and on random streams; ToledoScale against its emulator
-over a real pty."""
+over a real pty.
+
+Behaviour every serial scale shares is tested once, in test_serial_scales_common.py."""
 
 from __future__ import annotations
 
@@ -10,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drivers.base import Unit
+from drivers.base import Scale, Unit, Weight
 from drivers.emulators.toledo_scale import ToledoScaleEmulator
-from drivers.errors import BadFrame, DeviceUnreachable, ScaleError
+from drivers.errors import BadFrame
 from drivers.protocols import toledo
 from drivers.scale_toledo import ToledoScale
 from drivers.transports.memory import MemoryTransport
@@ -125,37 +127,6 @@ def scale(emu: ToledoScaleEmulator) -> Iterator[ToledoScale]:
     driver.close()
 
 
-def test_stable_reading(emu, scale):
-    emu.set_weight(1234.0)
-    w = scale.read()
-    assert (w.grams, w.stable, w.unit, w.value) == (1234.0, True, Unit.KG, 1.234)
-
-
-def test_motion_then_stable(emu, scale):
-    started = time.monotonic()
-    emu.place(812.0, settle=0.4)
-    assert scale.read(timeout=5).grams == 812.0
-    assert time.monotonic() - started >= 0.35  # no weight was given while it moved
-
-
-def test_never_stable_is_unstable_not_unreachable(emu, scale):
-    emu.set_weight(300, stable=False)
-    with pytest.raises(ScaleError, match="not settling") as info:
-        scale.read(timeout=0.4)
-    assert info.value.condition == "unstable"
-
-
-def test_overload_and_underload_in_plain_words(emu, scale):
-    emu.overload()
-    with pytest.raises(ScaleError, match="overloaded") as info:
-        scale.read()
-    assert info.value.condition == "overload"
-    emu.underload()
-    with pytest.raises(ScaleError, match="below zero") as info:
-        scale.read()
-    assert info.value.condition == "underload"
-
-
 def test_tare_zero_and_clear_tare(emu, scale):
     emu.set_weight(200)
     assert scale.tare().grams == 200
@@ -170,46 +141,10 @@ def test_tare_zero_and_clear_tare(emu, scale):
     assert [c for chunk in emu.received for c in chunk.decode()] == list("WTWWCWZW")
 
 
-def test_zero_refused_with_a_parcel_on(emu, scale):
-    emu.set_weight(5000)
-    with pytest.raises(ScaleError, match="clear the pan"):
-        scale.zero()
-
-
-def test_no_answer_is_unreachable(emu, scale):
-    emu.stop_answering()
-    started = time.monotonic()
-    with pytest.raises(DeviceUnreachable, match="Scale not answering"):
-        scale.read(timeout=0.3)
-    assert time.monotonic() - started < 2
-
-
-def test_slow_answers_within_timeout(emu, scale):
-    emu.set_weight(42)
-    emu.slow(0.3)
-    assert scale.read(timeout=5).grams == 42
-
-
-def test_noise_and_split_frames(emu, scale):
-    emu.noise()
-    emu.split_frames()
-    emu.set_weight(250.0)
-    assert [scale.read().grams for _ in range(3)] == [250.0] * 3
-
-
 def test_garbage_answer_is_bad_frame():
     t = MemoryTransport.replying({b"W": b"\x02kg?\r#"})
     with pytest.raises(BadFrame, match="Toledo 8217"):
         ToledoScale(t).read(timeout=0.2)
-
-
-def test_unplugged_is_unreachable(emu, scale):
-    emu.set_weight(10)
-    assert scale.read().grams == 10
-    emu.unplug()
-    with pytest.raises(DeviceUnreachable):
-        for _ in range(3):
-            scale.read(timeout=0.5)
 
 
 def test_echo_test_as_odoo_probes_it(emu):
@@ -248,3 +183,18 @@ def test_emulator_url():
         assert scale.read().grams == 321
     finally:
         scale.close()
+
+
+def test_stream_is_real_and_reported():
+    # Issue 5: ToledoScale had a working stream() but did not say so (CAN_STREAM).
+    assert ToledoScale.CAN_STREAM
+    assert ToledoScale.stream is not Scale.stream
+
+
+def test_stream_skips_motion_instead_of_raising():
+    answers = iter([b"\x02?A\r", b"\x02?A\r", b"\x0201.000\r"])
+    t = MemoryTransport(responder=lambda data: [next(answers, b"\x0201.000\r")])
+    got: list[Weight] = []
+    ToledoScale(t, poll=0.0).stream(got.append, stop=lambda: bool(got))
+    assert [w.grams for w in got] == [1000.0]
+    assert t.writes == [b"W"] * 3
