@@ -66,7 +66,7 @@ class NciScale(Scale):
                     if moving:
                         raise ScaleError(_UNSTEADY, "unstable")
                     raise self._no_answer(garbled)
-                weight = self._weight(reply)
+                weight = None if self._settling_below_zero(reply) else self._weight(reply)
                 if weight is not None and (weight.stable or not stable):
                     return weight
                 moving = True  # in motion, or status only (DIVA: while moving): again
@@ -104,7 +104,7 @@ class NciScale(Scale):
                     raise self._no_answer(garbled)
                 continue
             last_answer, garbled = time.monotonic(), False
-            weight = self._weight(reply)
+            weight = None if self._settling_below_zero(reply) else self._weight(reply)
             if weight is not None:
                 on_reading(weight)
             _pause_until(asked + self.poll, stop)
@@ -142,6 +142,13 @@ class NciScale(Scale):
         self.transport.close()
 
     # -- plumbing -------------------------------------------------------------------------
+
+    @staticmethod
+    def _settling_below_zero(reply: nci.Reply) -> bool:
+        # Below zero while moving is a parcel being lifted off: wait for it to settle.
+        status = reply.status
+        under = status is not None and (status.under_capacity or reply.out_of_range == "under")
+        return bool(under and status.motion)
 
     def _weight(self, reply: nci.Reply) -> Weight | None:
         """The reading in ``reply``, None if it has none (moving, negative); or raise."""

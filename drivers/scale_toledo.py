@@ -88,8 +88,8 @@ class ToledoScale(Scale):
             last, garbled = time.monotonic(), False
             if isinstance(frame, toledo.WeightFrame):
                 on_reading(self._weight(frame))
-            elif isinstance(frame, toledo.StatusFrame):
-                self._raise_for_range(frame)
+            elif not (frame.has(toledo.MOTION) and frame.has(toledo.UNDER_ZERO)):
+                self._raise_for_range(frame)  # below zero while moving: the pan settling
             _pause_until(asked + self.poll, stop)
 
     def zero(self, timeout: float = 5.0) -> None:
@@ -179,7 +179,9 @@ class ToledoScale(Scale):
             if isinstance(frame, toledo.WeightFrame):
                 return self._weight(frame)
             assert isinstance(frame, toledo.StatusFrame)
-            self._raise_for_range(frame)
+            # Below zero while moving is a parcel being lifted off: wait for it to settle.
+            if not (frame.has(toledo.MOTION) and frame.has(toledo.UNDER_ZERO)):
+                self._raise_for_range(frame)
             moving = True  # motion, or a status without a weight: ask again
             if time.monotonic() + self.poll >= deadline:
                 if frame.has(toledo.MOTION):
