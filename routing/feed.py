@@ -27,6 +27,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import msgspec
 import sqlite_utils
 
 from doms.db import now_iso, transaction
@@ -97,6 +98,52 @@ def append_many(
         ],
     )
     return last
+
+
+def append_changes(db: sqlite_utils.Database, changes: Sequence[tuple[str, str, Any]]) -> None:
+    """Append ``(key, type, data)`` changes, in the given order per stream, in the
+    caller's transaction: each head read once, the rows numbered in memory, three
+    statements however many changes and streams."""
+    if not changes:
+        return
+    keys = list(dict.fromkeys(key for key, _, _ in changes))
+    heads = dict(
+        db.execute(
+            "SELECT stream_key, seq FROM stream_heads "
+            "WHERE stream_key IN (SELECT value FROM json_each(?))",
+            [json.dumps(keys)],
+        ).fetchall()
+    )
+    at = now_iso()
+    rows = []
+    for key, type_, data in changes:
+        heads[key] = seq = heads.get(key, 0) + 1
+        rows.append((key, seq, type_, _ENCODE(data).decode(), at))
+    insert_many(db, "streams", ("stream_key", "seq", "type", "data", "at"), rows)
+    db.conn.executemany(
+        "INSERT INTO stream_heads (stream_key, seq) VALUES (?, ?) "
+        "ON CONFLICT(stream_key) DO UPDATE SET seq = excluded.seq",
+        [(key, heads[key]) for key in keys],
+    )
+
+
+def insert_many(
+    db: sqlite_utils.Database, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Insert ``rows`` (values in ``columns`` order: text, numbers, None) in one statement,
+    in the caller's transaction and in the given order. The rows travel as one JSON array:
+    SQLite unpacks it faster than executemany binds them one by one (about a third less
+    time a row for the ledger)."""
+    if not rows:
+        return
+    values = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(columns)))
+    db.execute(
+        f"INSERT INTO {table} ({', '.join(columns)}) SELECT {values} FROM json_each(?)",
+        [_ENCODE(rows).decode()],
+    )
+
+
+_ENCODE = msgspec.json.Encoder().encode  # what json.dumps(ensure_ascii=False) says, faster
 
 
 # -- sites and stations --------------------------------------------------------------------

@@ -9,6 +9,7 @@ An order is at no station and reserves nothing until it is routed.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
@@ -18,6 +19,7 @@ import sqlite_utils
 
 from doms.db import now_iso, transaction
 from routing import feed
+from routing import parts as parts_mod
 from routing.store import station_key
 
 
@@ -37,17 +39,34 @@ def new_orders(db: sqlite_utils.Database, *, limit: int | None = None) -> list[d
     the ``order_assigned`` shape of :func:`routing.feed.order_payload` (``ship_to`` a map,
     ``lines: [{line_no, sku, qty, ...}]``) plus ``placed_at`` and ``deliver_by`` (None
     for an order that did not come through intake or has no promise)."""
+    # Two queries for the whole batch: order_payload per order costs two each, which the
+    # hub paid for every order it routed.
+    columns = (*feed.ORDER_COLUMNS, "status", "hold_reason")
     rows = db.execute(
-        "SELECT o.order_id, c.placed_at, c.deliver_by FROM orders o "
-        "LEFT JOIN channel_orders c USING (order_id) "
+        f"SELECT {', '.join(f'o.{c}' for c in columns)}, c.placed_at, c.deliver_by "
+        "FROM orders o LEFT JOIN channel_orders c USING (order_id) "
         "WHERE o.status = 'new' AND o.station IS NULL "
         "ORDER BY o.ship_by, o.priority DESC, o.order_id LIMIT ?",
         [-1 if limit is None else limit],
     ).fetchall()
-    return [
-        feed.order_payload(db, order_id) | {"placed_at": placed_at, "deliver_by": deliver_by}
-        for order_id, placed_at, deliver_by in rows
-    ]
+    lines: dict[str, list[dict[str, Any]]] = {r[0]: [] for r in rows}
+    for order_id, *line in db.execute(
+        "SELECT order_id, line_no, sku, qty, qty_short, short_reason FROM order_lines "
+        "WHERE order_id IN (SELECT value FROM json_each(?)) ORDER BY order_id, line_no",
+        [json.dumps(list(lines))],
+    ).fetchall():
+        lines[order_id].append(dict(zip(_LINE_COLUMNS, line, strict=True)))
+    out = []
+    for row in rows:
+        order = dict(zip(columns, row, strict=False))
+        order["ship_to"] = json.loads(order["ship_to"])
+        order["lines"] = lines[order["order_id"]]
+        order["placed_at"], order["deliver_by"] = row[-2:]
+        out.append(order)
+    return out
+
+
+_LINE_COLUMNS = ("line_no", "sku", "qty", "qty_short", "short_reason")
 
 
 def mark_routed(
@@ -174,6 +193,247 @@ def assign_whole(
     except sqlite3.IntegrityError as exc:  # a reservation already recorded
         raise ValueError(f"assigning the batch: {exc}") from None
     return [u[-1] for u in updates]
+
+
+class Planned(msgspec.Struct, kw_only=True):
+    """One order's plan for :func:`assign_plans`: ``order`` as :func:`new_orders`
+    returned it in the caller's transaction, its ``parts`` (as for :func:`mark_routed`),
+    and the units no site fills now (``backorder``: ``{line_no: qty}``), split off as a
+    back-order held with ``reason``."""
+
+    order: dict[str, Any]
+    parts: list[Part]
+    backorder: dict[int, int] = {}
+    reason: str = ""
+
+
+class Assigned(msgspec.Struct, frozen=True):
+    """What :func:`assign_plans` did with one order: the ids now at stations (the order,
+    then its parts) and the back-order split off (None when none)."""
+
+    placed: list[str]
+    backorder: str | None
+
+
+def assign_plans(
+    db: sqlite_utils.Database,
+    plans: Sequence[Planned],
+    *,
+    moved: dict[str, set[str]] | None = None,
+) -> list[Assigned]:
+    """The bulk form of a back-order split (:func:`routing.parts.split_off`) and
+    :func:`mark_routed` for many orders, in one savepoint and a handful of statements:
+    the database ends as if each plan had gone through them in turn (same order ids,
+    lines, ``order_parts``, ledger refs and kinds, ``order_assigned`` changes in the same
+    sequence on each station's stream; the back-order is ``on_hold`` with the reason).
+    ``moved``: as for :func:`mark_routed`. Returns what was done, plan for plan.
+
+    Only for plans the per-order path would take as they are: each :func:`fits`, and
+    no order is in :func:`bulk_blocked`. Raises ValueError, writing nothing, when one
+    is not so, or an order is no longer ``new``."""
+    ids = [p.order["order_id"] for p in plans]
+    if bulk_blocked(db, [p.order for p in plans], max((len(p.parts) for p in plans), default=1)):
+        raise ValueError("an order of the batch has a part's id taken, or movements")
+    backorders = parts_mod.next_child_ids(
+        db, [p.order["order_id"] for p in plans if p.backorder], "backorder"
+    )
+    at = now_iso()
+    rows = _Rows()
+    out = []
+    for plan in plans:
+        split = _split(plan)
+        if split is None:
+            raise ValueError(f"order {plan.order['order_id']}: the plan does not fit the order")
+        child = backorders.get(plan.order["order_id"]) if plan.backorder else None
+        out.append(Assigned(rows.add(plan, split, child, at, moved), child))
+    if ids:
+        _write(db, rows)
+    return out
+
+
+def bulk_blocked(
+    db: sqlite_utils.Database, orders: Sequence[dict[str, Any]], most_parts: int
+) -> set[str]:
+    """The ids of ``orders`` that :func:`assign_plans` must leave to the per-order path
+    (plans of up to ``most_parts`` parts): one of its parts' ids (``<order>-2`` ...) is
+    taken, or it has ledger movements already (mark_routed settles against them)."""
+    ids = [o["order_id"] for o in orders]
+    # A plan has at most a part per site, and per unit (a line may split across sites).
+    part_ids = {
+        f"{o['order_id']}-{n}": o["order_id"]
+        for o in orders
+        for n in range(2, min(most_parts, sum(li["qty"] for li in o["lines"])) + 1)
+    }
+    blocked = {
+        part_ids[r[0]]
+        for r in db.execute(
+            "SELECT order_id FROM orders WHERE order_id IN (SELECT value FROM json_each(?))",
+            [json.dumps(list(part_ids))],
+        )
+    }
+    blocked.update(
+        r[0]
+        for r in db.execute(
+            "SELECT DISTINCT order_id FROM ledger "
+            "WHERE order_id IN (SELECT value FROM json_each(?))",
+            [json.dumps(ids)],
+        )
+    )
+    return blocked
+
+
+def fits(plan: Planned) -> bool:
+    """Whether ``plan`` ships exactly the units its order's lines hold once the
+    back-order leaves them, none of them already short: what :func:`assign_plans` takes.
+    Anything else goes through :func:`mark_routed`, which refuses it with a reason."""
+    return _split(plan) is not None
+
+
+def _split(plan: Planned) -> list[dict[int, int]] | None:
+    order = plan.order
+    lines = {line["line_no"]: line for line in order["lines"]}
+    if not plan.parts or any(line["qty_short"] for line in lines.values()):
+        return None
+    left = {n: line["qty"] for n, line in lines.items()}
+    for n, q in plan.backorder.items():
+        if q and (n not in left or not 0 < q <= left[n]):
+            return None
+        left[n] -= q
+    left = {n: q for n, q in left.items() if q}
+    try:
+        split = [_units(order["order_id"], lines, part) for part in plan.parts]
+    except ValueError:
+        return None
+    if not all(split) or (plan.parts[0].lines is None and plan.backorder):
+        return None
+    planned: dict[int, int] = {}
+    for units in split:
+        for n, q in units.items():
+            planned[n] = planned.get(n, 0) + q
+    return split if planned == left else None
+
+
+class _Rows:
+    """The rows of a batch of plans, gathered in memory in plan order."""
+
+    def __init__(self) -> None:
+        self.updates: list[tuple] = []  # the orders themselves
+        self.line_deletes: list[tuple] = []
+        self.line_updates: list[tuple] = []
+        self.new_orders: list[tuple] = []  # parts, assigned
+        self.held: list[tuple] = []  # back-orders, on hold
+        self.new_lines: list[tuple] = []
+        self.order_parts: list[tuple] = []
+        self.movements: list[tuple] = []
+        self.changes: list[tuple[str, dict[str, Any]]] = []  # (station, order_assigned)
+        self.stations: dict[str, str] = {}
+
+    def add(self, plan: Planned, split, child: str | None, at: str, moved) -> list[str]:
+        order, parts = plan.order, plan.parts
+        oid = order["order_id"]
+        lines = {line["line_no"]: line for line in order["lines"]}
+        if child is not None:
+            self._backorder(order, plan, child)
+        first = parts[0]
+        units = split[0]
+        for n, line in lines.items():
+            if n not in units:
+                self.line_deletes.append((oid, n))
+            elif units[n] != line["qty"]:
+                self.line_updates.append((units[n], oid, n))
+        self.updates.append((first.site, first.station, first.carrier, first.service, at, oid))
+        kept = [line | {"qty": units[n]} for n, line in lines.items() if n in units]
+        base = {k: order[k] for k in feed.ORDER_COLUMNS}
+        self._assigned(first, base | {"assigned_at": at}, kept, at, moved)
+        placed = [oid]
+        ship_to = json.dumps(order["ship_to"], ensure_ascii=False)
+        for k, (part, these) in enumerate(zip(parts[1:], split[1:], strict=True), 2):
+            pid = f"{oid}-{k}"
+            self.new_orders.append((
+                pid, part.site, part.station, order["order_ref"], order["channel"],
+                order["tote"], order["pick_list"], order["ship_by"], order["priority"],
+                "assigned", ship_to, part.carrier, part.service, at,
+            ))  # fmt: skip
+            self.order_parts.append((pid, oid, "split"))
+            part_lines = [{"line_no": n, "sku": lines[n]["sku"], "qty": q, "qty_short": 0,
+                           "short_reason": None} for n, q in sorted(these.items())]  # fmt: skip
+            self.new_lines += [(pid, li["line_no"], li["sku"], li["qty"]) for li in part_lines]
+            self._assigned(part, base | {"order_id": pid, "assigned_at": at}, part_lines, at, moved)
+            placed.append(pid)
+        return placed
+
+    def _backorder(self, order: dict[str, Any], plan: Planned, child: str) -> None:
+        oid = order["order_id"]
+        skus = {line["line_no"]: line["sku"] for line in order["lines"]}
+        self.held.append((child, order["order_ref"], order["channel"], order["ship_by"],
+                          order["priority"], oid, plan.reason))  # fmt: skip
+        self.new_lines += [(child, n, skus[n], q) for n, q in sorted(plan.backorder.items()) if q]
+        self.order_parts.append((child, oid, "backorder"))
+
+    def _assigned(self, part: Part, data: dict[str, Any], lines, at: str, moved) -> None:
+        oid = data["order_id"]
+        data |= {"carrier": part.carrier, "service": part.service, "status": "assigned",
+                 "hold_reason": None, "lines": lines}  # fmt: skip
+        self.stations[part.station] = part.site
+        self.changes.append((part.station, data))
+        skus = moved.setdefault(part.site, set()) if moved is not None else None
+        for line in lines:
+            ref = f"assign:{oid}/{line['line_no']}"
+            self.movements.append((part.site, line["sku"], -line["qty"], "reservation", ref,
+                                   oid, line["line_no"], at))  # fmt: skip
+            if skus is not None:
+                skus.add(line["sku"])
+
+
+_PART_COLUMNS = (
+    "order_id", "site", "station", "order_ref", "channel", "tote", "pick_list", "ship_by",
+    "priority", "status", "ship_to", "carrier", "service", "assigned_at",
+)  # fmt: skip
+_MOVEMENT_COLUMNS = ("site", "sku", "qty", "kind", "ref", "order_id", "line_no", "at")
+
+
+def _write(db, rows: _Rows) -> None:
+    try:
+        with transaction(db):
+            for station, site in rows.stations.items():
+                feed.ensure_station(db, site, station)
+            cur = db.conn.executemany(
+                "UPDATE orders SET site = ?, station = ?, carrier = ?, service = ?, "
+                "status = 'assigned', hold_reason = NULL, assigned_at = ? "
+                "WHERE order_id = ? AND status = 'new' AND station IS NULL",
+                rows.updates,
+            )
+            if cur.rowcount != len(rows.updates):
+                raise ValueError("an order of the batch is no longer new")
+            if rows.held:
+                # A back-order copies the stored address text, as split_off does.
+                db.conn.executemany(
+                    "INSERT INTO orders (order_id, order_ref, channel, ship_by, priority, "
+                    "status, hold_reason, ship_to, carrier, service) "
+                    "SELECT ?, ?, ?, ?, ?, 'on_hold', ?7, ship_to, '', '' FROM orders "
+                    "WHERE order_id = ?6",
+                    rows.held,
+                )
+            feed.insert_many(db, "orders", _PART_COLUMNS, rows.new_orders)
+            db.conn.executemany(
+                "DELETE FROM order_lines WHERE order_id = ? AND line_no = ?", rows.line_deletes
+            )
+            db.conn.executemany(
+                "UPDATE order_lines SET qty = ? WHERE order_id = ? AND line_no = ?",
+                rows.line_updates,
+            )
+            feed.insert_many(
+                db, "order_lines", ("order_id", "line_no", "sku", "qty"), rows.new_lines
+            )
+            feed.insert_many(
+                db, "order_parts", ("order_id", "parent_order_id", "kind"), rows.order_parts
+            )
+            feed.insert_many(db, "ledger", _MOVEMENT_COLUMNS, rows.movements)
+            feed.append_changes(
+                db, [(station_key(st), "order_assigned", data) for st, data in rows.changes]
+            )
+    except sqlite3.IntegrityError as exc:  # an id or a reservation already recorded
+        raise ValueError(f"assigning the batch: {exc}") from None
 
 
 def _units(order_id: str, lines: dict[int, dict], part: Part) -> dict[int, int]:
