@@ -5,18 +5,29 @@ chunks. Per chunk, in one write transaction: the engine's inventory is read once
 ledger's sums (available to promise per site: on hand less reservations), every order is
 routed with one :class:`~routing.engine.Router` against it, and each plan is taken out of
 it in memory (``Inventory.reserve``), so later orders of the chunk see what earlier ones
-took. Then per order:
+took. Then:
 
-* a plan that ships everything: :func:`~routing.intake.queue.mark_routed` (stock reserved
-  as ledger movements, ``order_assigned`` on each station's stream);
-* a plan that ships part: the unfilled units are split off into a back-order
-  ``<order>-B<n>`` (:mod:`routing.parts`), held with the engine's reason, and the rest is
-  routed;
+* a plan that ships everything, from one site or several: written with the chunk's other
+  plans by :func:`~routing.intake.queue.assign_plans` (the order to its first part's
+  station, each further part as ``<order>-2``, ``-3`` ..., stock reserved as ledger
+  movements, ``order_assigned`` on each station's stream) in a dozen statements for the
+  whole chunk;
+* a plan that ships part: the same, after the unfilled units are split off into a
+  back-order ``<order>-B<n>`` (:mod:`routing.parts`), held with the engine's reason;
 * a plan that ships nothing (or an order the engine cannot take, e.g. a destination
   without coordinates): :func:`~routing.intake.queue.hold_order` with the reason.
 
-Every decision is kept in ``routing_decisions`` as the plan's JSON, so "why did this go to
-WH2" can be answered later (:func:`routing.explain.decisions`, ``doms hub explain ORDER``).
+An order the bulk writer cannot take as it is (a part's id already taken, movements
+already recorded, lines already short) goes through
+:func:`~routing.intake.queue.mark_routed` on its own, in queue order, which refuses it with
+a reason or takes it; ``route_pending(..., bulk=False)`` sends every order that way (the
+reference the bulk writer is tested against: the same tables, row ids and timestamps
+aside).
+
+Every decision is kept in ``routing_decisions`` in the compact form of
+:func:`routing.explain.encode_decision` (the plan's fields and what the engine saw), so
+"why did this go to WH2" can be answered later (:func:`routing.explain.decisions`, ``doms
+hub explain ORDER``, which rebuilds the site reports).
 
 Sites: those with a location and at least one station (:func:`routing.sites.
 engine_sites`). Station within the chosen site: the *least loaded* one, i.e. with the

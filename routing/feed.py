@@ -80,32 +80,20 @@ def append_many(
     db: sqlite_utils.Database, key: str, type_: str, items: Sequence[dict[str, Any]]
 ) -> int:
     """Append ``items`` to stream ``key`` as consecutive changes of one type, in the
-    caller's transaction (two statements however many); return the last seq."""
+    caller's transaction (three statements however many); return the last seq."""
     if not items:
         return stream_head(db, key)
-    last = db.execute(
-        "INSERT INTO stream_heads (stream_key, seq) VALUES (?, ?) "
-        "ON CONFLICT(stream_key) DO UPDATE SET seq = seq + excluded.seq RETURNING seq",
-        [key, len(items)],
-    ).fetchone()[0]
-    at = now_iso()
-    first = last - len(items) + 1
-    db.conn.executemany(
-        "INSERT INTO streams (stream_key, seq, type, data, at) VALUES (?, ?, ?, ?, ?)",
-        [
-            (key, seq, type_, json.dumps(data, ensure_ascii=False), at)
-            for seq, data in enumerate(items, first)
-        ],
-    )
-    return last
+    return append_changes(db, [(key, type_, data) for data in items])[key]
 
 
-def append_changes(db: sqlite_utils.Database, changes: Sequence[tuple[str, str, Any]]) -> None:
+def append_changes(
+    db: sqlite_utils.Database, changes: Sequence[tuple[str, str, Any]]
+) -> dict[str, int]:
     """Append ``(key, type, data)`` changes, in the given order per stream, in the
     caller's transaction: each head read once, the rows numbered in memory, three
-    statements however many changes and streams."""
+    statements however many changes and streams. Returns each stream's new head."""
     if not changes:
-        return
+        return {}
     keys = list(dict.fromkeys(key for key, _, _ in changes))
     heads = dict(
         db.execute(
@@ -125,6 +113,7 @@ def append_changes(db: sqlite_utils.Database, changes: Sequence[tuple[str, str, 
         "ON CONFLICT(stream_key) DO UPDATE SET seq = excluded.seq",
         [(key, heads[key]) for key in keys],
     )
+    return {key: heads[key] for key in keys}
 
 
 def insert_many(

@@ -2,8 +2,10 @@
 
 :func:`new_orders` lists orders waiting to be routed; :func:`mark_routed` assigns one to
 the station(s) of the plan (reserving its stock and streaming ``order_assigned``, as
-:func:`routing.feed.assign_order` does for an order created at once); :func:`hold_order`
-parks one the plan cannot fill (back order) and :func:`requeue_order` puts it back.
+:func:`routing.feed.assign_order` does for an order created at once), and
+:func:`assign_plans` does the same for a whole chunk of plans (back-orders included) in a
+handful of statements; :func:`hold_order` parks one the plan cannot fill (back order)
+and :func:`requeue_order` puts it back.
 An order is at no station and reserves nothing until it is routed.
 """
 
@@ -59,7 +61,7 @@ def new_orders(db: sqlite_utils.Database, *, limit: int | None = None) -> list[d
     out = []
     for row in rows:
         order = dict(zip(columns, row, strict=False))
-        order["ship_to"] = json.loads(order["ship_to"])
+        order["ship_to"] = _ADDRESS(order["ship_to"])
         order["lines"] = lines[order["order_id"]]
         order["placed_at"], order["deliver_by"] = row[-2:]
         out.append(order)
@@ -67,6 +69,7 @@ def new_orders(db: sqlite_utils.Database, *, limit: int | None = None) -> list[d
 
 
 _LINE_COLUMNS = ("line_no", "sku", "qty", "qty_short", "short_reason")
+_ADDRESS = msgspec.json.Decoder().decode  # json.loads, faster
 
 
 def mark_routed(
@@ -139,60 +142,15 @@ def assign_whole(
     *,
     moved: dict[str, set[str]] | None = None,
 ) -> list[str]:
-    """The bulk form of :func:`mark_routed` for plans of one part that ships the whole
-    order: each ``(order, part)`` with ``order`` as :func:`new_orders` returned it inside
-    the caller's transaction (so still ``new``, its lines as read). The effects are
-    mark_routed's (status ``assigned``, reservation movements ``assign:<id>/<line>``,
-    ``order_assigned`` on the station's stream), written with one statement per kind for
-    all the orders, which is what lets the hub route thousands of orders a second.
-    Returns the order ids. Raises ValueError when a part does not ship every unit of
-    its order, or an order is no longer ``new``; nothing is written then."""
-    at = now_iso()
-    updates, movements, streams = [], [], {}
-    for order, part in orders:
-        oid = order["order_id"]
-        lines = {line["line_no"]: line for line in order["lines"]}
-        if _units(oid, lines, part) != {n: line["qty"] for n, line in lines.items()}:
-            raise ValueError(f"order {oid}: the plan does not ship every unit in one part")
-        updates.append((part.site, part.station, part.carrier, part.service, at, oid))
-        for line in order["lines"]:
-            qty = line["qty"] - line["qty_short"]
-            ref = f"assign:{oid}/{line['line_no']}"
-            movements.append((part.site, line["sku"], -qty, ref, oid, line["line_no"], at))
-            if moved is not None:
-                moved.setdefault(part.site, set()).add(line["sku"])
-        data = {k: order[k] for k in (*feed.ORDER_COLUMNS, "lines") if k in order}
-        data |= {"carrier": part.carrier, "service": part.service, "assigned_at": at,
-                 "status": "assigned", "hold_reason": None}  # fmt: skip
-        streams.setdefault(part.station, (part.site, []))[1].append(data)
-    try:
-        with transaction(db):
-            for station, (site, _) in streams.items():
-                feed.ensure_station(db, site, station)
-            cur = db.conn.executemany(
-                "UPDATE orders SET site = ?, station = ?, carrier = ?, service = ?, "
-                "status = 'assigned', hold_reason = NULL, assigned_at = ? "
-                "WHERE order_id = ? AND status = 'new' AND station IS NULL",
-                updates,
-            )
-            if cur.rowcount != len(updates):
-                raise ValueError("an order of the batch is no longer new")
-            db.conn.executemany(
-                "INSERT INTO ledger (site, sku, qty, kind, ref, order_id, line_no, at) "
-                "VALUES (?, ?, ?, 'reservation', ?, ?, ?, ?)",
-                [m for m in movements if m[2]],
-            )
-            for station, (_, items) in streams.items():
-                feed.append_many(db, station_key(station), "order_assigned", items)
-            if moved is None:
-                skus: dict[str, set[str]] = {}
-                for site, sku, *_ in movements:
-                    skus.setdefault(site, set()).add(sku)
-                for site, these in skus.items():
-                    feed.publish_stock(db, site, these)
-    except sqlite3.IntegrityError as exc:  # a reservation already recorded
-        raise ValueError(f"assigning the batch: {exc}") from None
-    return [u[-1] for u in updates]
+    """:func:`assign_plans` for plans of one part that ships the whole order: each
+    ``(order, part)`` with ``order`` as :func:`new_orders` returned it inside the caller's
+    transaction. Returns the order ids. Raises ValueError, writing nothing, when a part
+    does not ship every unit of its order, or an order is no longer ``new``."""
+    plans = [Planned(order=order, parts=[part]) for order, part in orders]
+    for plan in plans:
+        if not fits(plan):
+            raise ValueError(f"order {plan.order['order_id']}: the plan does not ship it whole")
+    return [done.placed[0] for done in assign_plans(db, plans, moved=moved)]
 
 
 class Planned(msgspec.Struct, kw_only=True):
@@ -205,6 +163,7 @@ class Planned(msgspec.Struct, kw_only=True):
     parts: list[Part]
     backorder: dict[int, int] = {}
     reason: str = ""
+    units: list[dict[int, int]] | None = None  # per part, once :func:`fits` said yes
 
 
 class Assigned(msgspec.Struct, frozen=True):
@@ -241,7 +200,7 @@ def assign_plans(
     rows = _Rows()
     out = []
     for plan in plans:
-        split = _split(plan)
+        split = plan.units or _split(plan)
         if split is None:
             raise ValueError(f"order {plan.order['order_id']}: the plan does not fit the order")
         child = backorders.get(plan.order["order_id"]) if plan.backorder else None
@@ -286,7 +245,8 @@ def fits(plan: Planned) -> bool:
     """Whether ``plan`` ships exactly the units its order's lines hold once the
     back-order leaves them, none of them already short: what :func:`assign_plans` takes.
     Anything else goes through :func:`mark_routed`, which refuses it with a reason."""
-    return _split(plan) is not None
+    plan.units = _split(plan)
+    return plan.units is not None
 
 
 def _split(plan: Planned) -> list[dict[int, int]] | None:

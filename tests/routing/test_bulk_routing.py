@@ -112,6 +112,30 @@ def test_the_queue_exercises_splits_back_orders_and_holds():
     assert "CSV-Z01-2 already exists" in summary.held["CSV-Z01"]
 
 
+@pytest.mark.parametrize(
+    "policy", ["closest", "closest;split_lines=yes", "min_splits", "cost_optimal"]
+)
+def test_a_compact_decision_reads_back_as_the_full_plan(policy, monkeypatch):
+    # What doms hub explain printed when the whole Plan.to_dict() was kept, site reports
+    # included, is what it prints now: captured at routing time, compared on reading.
+    from routing import dispatch
+
+    full: dict[str, dict] = {}
+    encode = dispatch.encode_decision
+
+    def capture(plan, what, run):
+        full[plan.order_id] = plan.to_dict()
+        return encode(plan, what, run)
+
+    monkeypatch.setattr(dispatch, "encode_decision", capture)
+    db = hub_with_queue(3, 25)
+    route_pending(db, policy, chunk=6)
+    assert len(full) >= 20
+    for order_id, plan in full.items():
+        kept = [d["plan"] for d in decisions(db, order_id) if d["order_id"] == order_id]
+        assert kept[0] == plan, order_id
+
+
 def test_explain_rebuilds_the_site_reports_of_a_compact_decision():
     db = hub_with_queue(1, 12)
     route_pending(db, "closest;split_lines=yes", chunk=5)
