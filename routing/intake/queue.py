@@ -191,7 +191,9 @@ def assign_plans(
     no order is in :func:`bulk_blocked`. Raises ValueError, writing nothing, when one
     is not so, or an order is no longer ``new``."""
     ids = [p.order["order_id"] for p in plans]
-    if bulk_blocked(db, [p.order for p in plans], max((len(p.parts) for p in plans), default=1)):
+    part_ids = {f"{oid}-{n}": oid for oid, p in zip(ids, plans, strict=True)
+                for n in range(2, len(p.parts) + 1)}  # fmt: skip
+    if _blocked(db, ids, part_ids):
         raise ValueError("an order of the batch has a part's id taken, or movements")
     backorders = parts_mod.next_child_ids(
         db, [p.order["order_id"] for p in plans if p.backorder], "backorder"
@@ -216,13 +218,17 @@ def bulk_blocked(
     """The ids of ``orders`` that :func:`assign_plans` must leave to the per-order path
     (plans of up to ``most_parts`` parts): one of its parts' ids (``<order>-2`` ...) is
     taken, or it has ledger movements already (mark_routed settles against them)."""
-    ids = [o["order_id"] for o in orders]
     # A plan has at most a part per site, and per unit (a line may split across sites).
     part_ids = {
         f"{o['order_id']}-{n}": o["order_id"]
         for o in orders
         for n in range(2, min(most_parts, sum(li["qty"] for li in o["lines"])) + 1)
     }
+    return _blocked(db, [o["order_id"] for o in orders], part_ids)
+
+
+def _blocked(db, ids: list[str], part_ids: dict[str, str]) -> set[str]:
+    # part_ids: {a part's id: its order's id}
     blocked = {
         part_ids[r[0]]
         for r in db.execute(
@@ -250,27 +256,33 @@ def fits(plan: Planned) -> bool:
 
 
 def _split(plan: Planned) -> list[dict[int, int]] | None:
-    order = plan.order
-    lines = {line["line_no"]: line for line in order["lines"]}
-    if not plan.parts or any(line["qty_short"] for line in lines.values()):
-        return None
-    left = {n: line["qty"] for n, line in lines.items()}
-    for n, q in plan.backorder.items():
-        if q and (n not in left or not 0 < q <= left[n]):
+    left: dict[int, int] = {}
+    for line in plan.order["lines"]:
+        if line["qty_short"]:
             return None
-        left[n] -= q
-    left = {n: q for n, q in left.items() if q}
-    try:
-        split = [_units(order["order_id"], lines, part) for part in plan.parts]
-    except ValueError:
-        return None
-    if not all(split) or (plan.parts[0].lines is None and plan.backorder):
-        return None
-    planned: dict[int, int] = {}
-    for units in split:
-        for n, q in units.items():
-            planned[n] = planned.get(n, 0) + q
-    return split if planned == left else None
+        left[line["line_no"]] = line["qty"]
+    for n, q in plan.backorder.items():
+        if q:
+            if not 0 < q <= left.get(n, 0):
+                return None
+            left[n] -= q
+    if len(plan.parts) == 1 and plan.parts[0].lines is None:
+        return None if plan.backorder else [left]
+    split, planned = [], {}
+    for part in plan.parts:
+        if part.lines is None:
+            return None
+        units = {}
+        for n, q in part.lines.items():
+            if n not in left or type(q) is not int or q < 0:
+                return None
+            if q:
+                units[n] = q
+                planned[n] = planned.get(n, 0) + q
+        if not units:
+            return None
+        split.append(units)
+    return split if planned == {n: q for n, q in left.items() if q} else None
 
 
 class _Rows:
@@ -291,22 +303,29 @@ class _Rows:
     def add(self, plan: Planned, split, child: str | None, at: str, moved) -> list[str]:
         order, parts = plan.order, plan.parts
         oid = order["order_id"]
-        lines = {line["line_no"]: line for line in order["lines"]}
         if child is not None:
             self._backorder(order, plan, child)
-        first = parts[0]
-        units = split[0]
-        for n, line in lines.items():
-            if n not in units:
-                self.line_deletes.append((oid, n))
-            elif units[n] != line["qty"]:
-                self.line_updates.append((units[n], oid, n))
+        first, units = parts[0], split[0]
+        kept = order["lines"]
+        if plan.backorder or len(parts) > 1:  # lines leave the order
+            kept = []
+            for line in order["lines"]:
+                n = line["line_no"]
+                if n not in units:
+                    self.line_deletes.append((oid, n))
+                elif units[n] != line["qty"]:
+                    self.line_updates.append((units[n], oid, n))
+                    kept.append(line | {"qty": units[n]})
+                else:
+                    kept.append(line)
         self.updates.append((first.site, first.station, first.carrier, first.service, at, oid))
-        kept = [line | {"qty": units[n]} for n, line in lines.items() if n in units]
         base = {k: order[k] for k in feed.ORDER_COLUMNS}
         self._assigned(first, base | {"assigned_at": at}, kept, at, moved)
+        if len(parts) == 1:
+            return [oid]
         placed = [oid]
-        ship_to = json.dumps(order["ship_to"], ensure_ascii=False)
+        skus = {line["line_no"]: line["sku"] for line in order["lines"]}
+        ship_to = json.dumps(order["ship_to"], ensure_ascii=False)  # as assign_order stores it
         for k, (part, these) in enumerate(zip(parts[1:], split[1:], strict=True), 2):
             pid = f"{oid}-{k}"
             self.new_orders.append((
@@ -315,9 +334,9 @@ class _Rows:
                 "assigned", ship_to, part.carrier, part.service, at,
             ))  # fmt: skip
             self.order_parts.append((pid, oid, "split"))
-            part_lines = [{"line_no": n, "sku": lines[n]["sku"], "qty": q, "qty_short": 0,
+            part_lines = [{"line_no": n, "sku": skus[n], "qty": q, "qty_short": 0,
                            "short_reason": None} for n, q in sorted(these.items())]  # fmt: skip
-            self.new_lines += [(pid, li["line_no"], li["sku"], li["qty"]) for li in part_lines]
+            self.new_lines += [(pid, n, skus[n], q) for n, q in sorted(these.items())]
             self._assigned(part, base | {"order_id": pid, "assigned_at": at}, part_lines, at, moved)
             placed.append(pid)
         return placed
@@ -331,18 +350,18 @@ class _Rows:
         self.order_parts.append((child, oid, "backorder"))
 
     def _assigned(self, part: Part, data: dict[str, Any], lines, at: str, moved) -> None:
-        oid = data["order_id"]
+        oid, site = data["order_id"], part.site
         data |= {"carrier": part.carrier, "service": part.service, "status": "assigned",
                  "hold_reason": None, "lines": lines}  # fmt: skip
-        self.stations[part.station] = part.site
+        self.stations[part.station] = site
         self.changes.append((part.station, data))
-        skus = moved.setdefault(part.site, set()) if moved is not None else None
-        for line in lines:
-            ref = f"assign:{oid}/{line['line_no']}"
-            self.movements.append((part.site, line["sku"], -line["qty"], "reservation", ref,
-                                   oid, line["line_no"], at))  # fmt: skip
-            if skus is not None:
-                skus.add(line["sku"])
+        ref = f"assign:{oid}/"
+        self.movements += [
+            (site, line["sku"], -line["qty"], "reservation", f"{ref}{line['line_no']}", oid,
+             line["line_no"], at) for line in lines
+        ]  # fmt: skip
+        if moved is not None:
+            moved.setdefault(site, set()).update([line["sku"] for line in lines])
 
 
 _PART_COLUMNS = (
@@ -374,7 +393,11 @@ def _write(db, rows: _Rows) -> None:
                     "WHERE order_id = ?6",
                     rows.held,
                 )
-            feed.insert_many(db, "orders", _PART_COLUMNS, rows.new_orders)
+            db.conn.executemany(  # not insert_many: ship_to is JSON text (see it)
+                f"INSERT INTO orders ({', '.join(_PART_COLUMNS)}) "
+                f"VALUES ({', '.join('?' for _ in _PART_COLUMNS)})",
+                rows.new_orders,
+            )
             db.conn.executemany(
                 "DELETE FROM order_lines WHERE order_id = ? AND line_no = ?", rows.line_deletes
             )

@@ -167,3 +167,22 @@ def test_a_decision_kept_as_plan_json_by_an_earlier_version_still_reads():
     [decision] = decisions(db, "X1")
     assert decision["plan"] == old
     assert "WH1 chosen" in " ".join(explain_decision(decision).split())
+
+
+def test_assign_plans_refuses_a_batch_it_cannot_write_whole_and_writes_nothing():
+    from routing.intake.queue import Part, Planned, assign_plans, new_orders
+
+    db = hub_with_queue(1, 3)
+    order = next(o for o in new_orders(db) if o["order_id"] == "CSV-Z01")
+    lines = {li["line_no"]: li["qty"] for li in order["lines"]}
+    a, b = sorted(lines)
+    parts = [Part(site="WH1", station="WH1-PACK-01", carrier="c", service="s", lines={a: 1}),
+             Part(site="WH2", station="WH2-PACK-01", carrier="c", service="s", lines={b: 1})]  # fmt: skip
+    before = db.execute("SELECT count(*) FROM ledger").fetchone()
+    with pytest.raises(ValueError, match="part's id taken"):  # CSV-Z01-2 is an order
+        assign_plans(db, [Planned(order=order, parts=parts)])
+    short = Planned(order=order, parts=parts[:1])  # leaves a unit of line b unplanned
+    with pytest.raises(ValueError, match="does not fit"):
+        assign_plans(db, [short])
+    assert db.execute("SELECT count(*) FROM ledger").fetchone() == before
+    assert db.execute("SELECT status FROM orders WHERE order_id = 'CSV-Z01'").fetchone()[0] == "new"
