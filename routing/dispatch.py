@@ -233,7 +233,11 @@ def _route_chunk(run: _Run, load, batch: list[dict[str, Any]], summary: RouteSum
         if not plan.shipments:
             _hold(db, oid, unfilled_reason(plan), chunk, summary, data)
             continue
-        entry = _planned(order, plan, run.stations)
+        try:
+            entry = _planned(order, plan, run.stations)
+        except ValueError as exc:  # a site without stations: engine_sites has none such
+            _hold(db, oid, f"cannot route: {exc}", chunk, summary, data)
+            continue
         if run.bulk and oid not in blocked and fits(entry):
             planned.append((entry, plan, data))
             inventory.reserve(plan)
@@ -248,11 +252,19 @@ def _route_chunk(run: _Run, load, batch: list[dict[str, Any]], summary: RouteSum
 
 def _planned(order: dict[str, Any], plan: Plan, stations: StationPicker) -> Planned:
     # The stations are picked here, in queue order, whichever way the plan is written.
+    picked: list[str] = []
+    try:
+        for s in plan.shipments:
+            picked.append(stations.pick(s.site))
+    except ValueError:
+        for station in picked:
+            stations.release(station)
+        raise
     whole = len(plan.shipments) == 1 and not plan.unfilled
     parts = [
-        Part(site=s.site, station=stations.pick(s.site), carrier=s.carrier, service=s.service,
+        Part(site=s.site, station=station, carrier=s.carrier, service=s.service,
              lines=None if whole else {n: q for n, _, q in s.lines})
-        for s in plan.shipments
+        for s, station in zip(plan.shipments, picked, strict=True)
     ]  # fmt: skip
     backorder: dict[int, int] = {}
     for u in plan.unfilled:

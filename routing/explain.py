@@ -26,6 +26,7 @@ import numpy as np
 import sqlite_utils
 
 from routing.engine import (
+    CostModel,
     Inventory,
     Network,
     Order,
@@ -173,9 +174,8 @@ def _replay(d: Decision, run: RunContext) -> tuple[tuple, str]:
                            for k, v in run.policy.items()})  # fmt: skip
         router = Router(Network(run.sites), rates, policy)
         s = d.seen
-        qty = [[0] * len(s.skus) for _ in run.sites] if not s.qty else s.qty
         ids = tuple(site.id for site in run.sites)
-        inventory = Inventory(ids, tuple(s.skus), qty, s.load)
+        inventory = Inventory(ids, tuple(s.skus), np.array(s.qty, np.int64), s.load)
         again = router.route(s.order, inventory)
     except Exception as exc:  # noqa: BLE001
         return (), f"site reports cannot be rebuilt ({type(exc).__name__}: {exc})"
@@ -190,9 +190,14 @@ def _cost_model(spec: dict[str, Any] | None) -> Any:
     if "type" not in spec:
         raise ValueError(f"cost model {spec.get('name')!r} is not kept")
     module, _, name = spec["type"].partition(":")
-    kind = importlib.import_module(module)
+    # The name comes from the database: only our own cost models are rebuilt from it.
+    if module != "routing" and not module.startswith("routing."):
+        raise ValueError(f"cost model {spec['type']} is not one of routing's")
+    kind: Any = importlib.import_module(module)
     for part in name.split("."):
         kind = getattr(kind, part)
+    if not (isinstance(kind, type) and issubclass(kind, CostModel)):
+        raise ValueError(f"{spec['type']} is not a cost model")
     return as_cost_model(msgspec.convert(spec["fields"], kind))
 
 

@@ -186,3 +186,18 @@ def test_assign_plans_refuses_a_batch_it_cannot_write_whole_and_writes_nothing()
         assign_plans(db, [short])
     assert db.execute("SELECT count(*) FROM ledger").fetchone() == before
     assert db.execute("SELECT status FROM orders WHERE order_id = 'CSV-Z01'").fetchone()[0] == "new"
+
+
+def test_explain_says_so_when_it_cannot_rebuild_the_site_reports():
+    from routing.engine import LinearCost
+
+    class Local(LinearCost):  # a cost model explain may not import from the database
+        pass
+
+    db = hub_with_queue(1, 3)
+    route_pending(db, "closest", Local())
+    [decision] = decisions(db, "CSV-Q000")
+    plan = decision["plan"]
+    assert plan["shipments"] and plan["sites"] == []
+    assert "not one of routing's" in plan["sites_note"]
+    assert "site reports cannot be rebuilt" in explain_decision(decision)
