@@ -41,9 +41,12 @@ about a third).
 routing, ``routing.dispatch.route_pending`` (``LinearCost.jasin_sinha``, the real sites
 only), empties a queue of ``--throughput-orders`` orders of the stream on a hub SQLite
 database (``routing.store``, WAL, ``synchronous=FULL``): it reads the queue, routes each
-order, picks the station, reserves the stock as ledger movements, streams
-``order_assigned`` to the station and keeps each decision, in one transaction per chunk.
-The orders are queued before the clock starts (intake is not routing).
+order, picks the station, splits multi-site plans into part orders and unfilled units
+into held back-orders, reserves the stock as ledger movements, streams
+``order_assigned`` to the station and keeps each decision (compact: the site reports are
+rebuilt when ``doms hub explain`` reads it), in one transaction per chunk of 500, all
+written in bulk (``routing.intake.queue.assign_plans``). The orders are queued before
+the clock starts (intake is not routing).
 ``rules_orders_per_s`` is the slower of ``closest`` and ``min_splits``;
 ``cost_optimal_orders_per_s`` the engine's ``cost_optimal``. The engine alone (a
 ``Router`` and an in-memory ``Inventory``) is reported beside them as the baseline.

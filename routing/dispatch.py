@@ -5,18 +5,29 @@ chunks. Per chunk, in one write transaction: the engine's inventory is read once
 ledger's sums (available to promise per site: on hand less reservations), every order is
 routed with one :class:`~routing.engine.Router` against it, and each plan is taken out of
 it in memory (``Inventory.reserve``), so later orders of the chunk see what earlier ones
-took. Then per order:
+took. Then:
 
-* a plan that ships everything: :func:`~routing.intake.queue.mark_routed` (stock reserved
-  as ledger movements, ``order_assigned`` on each station's stream);
-* a plan that ships part: the unfilled units are split off into a back-order
-  ``<order>-B<n>`` (:mod:`routing.parts`), held with the engine's reason, and the rest is
-  routed;
+* a plan that ships everything, from one site or several: written with the chunk's other
+  plans by :func:`~routing.intake.queue.assign_plans` (the order to its first part's
+  station, each further part as ``<order>-2``, ``-3`` ..., stock reserved as ledger
+  movements, ``order_assigned`` on each station's stream) in a dozen statements for the
+  whole chunk;
+* a plan that ships part: the same, after the unfilled units are split off into a
+  back-order ``<order>-B<n>`` (:mod:`routing.parts`), held with the engine's reason;
 * a plan that ships nothing (or an order the engine cannot take, e.g. a destination
   without coordinates): :func:`~routing.intake.queue.hold_order` with the reason.
 
-Every decision is kept in ``routing_decisions`` as the plan's JSON, so "why did this go to
-WH2" can be answered later (:func:`routing.explain.decisions`, ``doms hub explain ORDER``).
+An order the bulk writer cannot take as it is (a part's id already taken, movements
+already recorded, lines already short) goes through
+:func:`~routing.intake.queue.mark_routed` on its own, in queue order, which refuses it with
+a reason or takes it; ``route_pending(..., bulk=False)`` sends every order that way (the
+reference the bulk writer is tested against: the same tables, row ids and timestamps
+aside).
+
+Every decision is kept in ``routing_decisions`` in the compact form of
+:func:`routing.explain.encode_decision` (the plan's fields and what the engine saw), so
+"why did this go to WH2" can be answered later (:func:`routing.explain.decisions`, ``doms
+hub explain ORDER``, which rebuilds the site reports).
 
 Sites: those with a location and at least one station (:func:`routing.sites.
 engine_sites`). Station within the chosen site: the *least loaded* one, i.e. with the
@@ -29,7 +40,6 @@ that was short.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import threading
@@ -53,12 +63,21 @@ from routing.engine_io import (
     loads_today,
     short_sites,
 )
-from routing.intake.queue import Part, assign_whole, hold_order, mark_routed, new_orders
+from routing.explain import encode_decision, run_context, seen
+from routing.intake.queue import (
+    Part,
+    Planned,
+    assign_plans,
+    bulk_blocked,
+    fits,
+    hold_order,
+    mark_routed,
+    new_orders,
+)
 from routing.sites import engine_sites
 
 log = logging.getLogger(__name__)
 CHUNK = 500  # orders per transaction: long enough to amortise, short for the write lock
-_JSON = msgspec.json.Encoder()
 
 
 @dataclass(slots=True)
@@ -96,12 +115,15 @@ def route_pending(
     limit: int | None = None,
     *,
     chunk: int = CHUNK,
+    bulk: bool = True,
 ) -> RouteSummary:
     """Route up to ``limit`` orders waiting in the queue (all when None), earliest ship-by
     first; return what was done. ``policy``: a Policy or spec string (None: the engine's
     default, ``min_splits``); ``rates``: a cost model or rate table (None: the bundled
     carrier rates). With no site to route to, nothing is routed and nothing is held.
-    Raises ValueError for an unknown policy."""
+    ``bulk=False`` writes each order on its own (:func:`~routing.intake.queue.
+    mark_routed`), the reference the bulk writer is tested against. Raises ValueError
+    for an unknown policy."""
     summary = RouteSummary()
     policy = as_policy(policy)  # raises for an unknown one, sites or not
     sites = engine_sites(db)
@@ -113,7 +135,7 @@ def route_pending(
     ):
         return summary  # cheap when idle: hub run asks every few seconds
     router = Router(sites, rates, policy)
-    stations = StationPicker(db)
+    run = _Run(db, router, run_context(router.network.sites, router.policy, rates), bulk)
     # Today's packages matter only to the capacity rule; counting them reads every order.
     load = loads_today(db, router.network.ids) if router.network.has_capacity else None
     seen: set[str] = set()
@@ -123,111 +145,186 @@ def route_pending(
             batch = [o for o in new_orders(db, limit=n) if o["order_id"] not in seen]
             if not batch:
                 break
-            _route_chunk(db, router, stations, load, batch, summary)
+            _route_chunk(run, load, batch, summary)
         seen.update(o["order_id"] for o in batch)
         summary.orders += len(batch)
     return summary
 
 
-def _route_chunk(db, router: Router, stations: StationPicker, load, batch, summary) -> None:
+@dataclass(slots=True)
+class _Run:
+    """What the chunks of one run share."""
+
+    db: sqlite_utils.Database
+    router: Router
+    context: msgspec.Raw  # the decisions' shared part (routing.explain.run_context)
+    bulk: bool
+    stations: StationPicker = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.stations = StationPicker(self.db)
+
+
+@dataclass(slots=True)
+class _Chunk:
+    """One chunk's state: its time, the stock levels to publish, the decisions to keep."""
+
+    at: str
+    policy: str
+    moved: dict[str, set[str]] = field(default_factory=dict)  # one level per (site, SKU)
+    # (order_id, outcome, decision): a decision is (plan, what the engine saw), encoded
+    # when written (routing.explain.encode_decision), or text for a hold without a plan.
+    decisions: list[tuple[str, str, Any]] = field(default_factory=list)
+
+    def record(self, order_id: str, outcome: str, decision: Any) -> None:
+        self.decisions.append((order_id, outcome, decision))
+
+    def write_decisions(self, db: sqlite_utils.Database, context: msgspec.Raw) -> None:
+        """Keep the chunk's decisions, the run's context in the first of them only."""
+        if not self.decisions:
+            return
+        first = db.execute("SELECT coalesce(max(decision_id), 0) + 1 FROM routing_decisions")
+        first = holder = first.fetchone()[0]
+        rows = []
+        for n, (order_id, outcome, decision) in enumerate(self.decisions, first):
+            if isinstance(decision, tuple):
+                run = context if holder == n else holder
+                decision = encode_decision(*decision, run)
+            elif holder == n:
+                holder += 1  # a plain hold holds no context: the next decision does
+            rows.append((n, order_id, self.at, self.policy, outcome, decision))
+        db.conn.executemany(
+            "INSERT INTO routing_decisions (decision_id, order_id, at, policy, outcome, plan) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+
+
+def _route_chunk(run: _Run, load, batch: list[dict[str, Any]], summary: RouteSummary) -> None:
+    db, router = run.db, run.router
     skus = {line["sku"] for o in batch for line in o["lines"]}
     inventory = load_inventory(db, router.network.ids, skus, load)
     weights = catalog(db, skus)
-    ids = [o["order_id"] for o in batch]
-    avoid = short_sites(db, ids)
+    avoid = short_sites(db, [o["order_id"] for o in batch])
     promises = inherited_promises(db, [o["order_id"] for o in batch if not o["deliver_by"]])
-    at = now_iso()
-    policy = router.policy.name
-    moved: dict[str, set[str]] = {}  # stock levels: one per (site, SKU) per chunk
-    whole: list[tuple[dict, Part, Plan, str]] = []  # one part ships all: assigned in bulk
+    chunk = _Chunk(now_iso(), router.policy.name)
+    capacity = router.network.has_capacity
+    planned: list[tuple[Planned, Plan, Any]] = []
+    # Known before routing, so that an order the bulk writer cannot take goes the
+    # per-order way in queue order, as it would with bulk=False.
+    blocked = bulk_blocked(db, batch, len(router.network.ids)) if run.bulk else set()
     for order in batch:
         oid = order["order_id"]
         try:
             eo = engine_order(order, weights, deliver_by=order["deliver_by"] or promises.get(oid))
         except ValueError as exc:
-            _hold(db, oid, f"cannot route: {exc}", at, policy, summary)
+            _hold(db, oid, f"cannot route: {exc}", chunk, summary)
             continue
+        row = inventory.site_index.get(avoid[oid]) if oid in avoid else None
         try:
-            plan = _route_avoiding(router, eo, inventory, avoid.get(oid))
+            what = seen(eo, inventory, row, capacity)
+            plan = _route_avoiding(router, eo, inventory, row)
         except Exception as exc:  # noqa: BLE001
             # An engine failure on one order must not block the queue behind it forever.
             log.exception("routing %s failed", oid)
-            _hold(db, oid, f"routing failed: {type(exc).__name__}: {exc}", at, policy, summary)
+            _hold(db, oid, f"routing failed: {type(exc).__name__}: {exc}", chunk, summary)
             continue
-        data = _JSON.encode(plan.to_dict()).decode()
+        data = (plan, what)
         if not plan.shipments:
-            _hold(db, oid, unfilled_reason(plan), at, policy, summary, data)
-        elif len(plan.shipments) == 1 and not plan.unfilled:
-            s = plan.shipments[0]
-            part = Part(site=s.site, station=stations.pick(s.site), carrier=s.carrier,
-                        service=s.service)  # fmt: skip
-            whole.append((order, part, plan, data))
-            inventory.reserve(plan)
-        elif _assign_plan(db, order, plan, data, stations, at, policy, summary, moved):
-            inventory.reserve(plan)
-    if whole:
+            _hold(db, oid, unfilled_reason(plan), chunk, summary, data)
+            continue
         try:
-            with transaction(db):
-                summary.routed += assign_whole(db, [(o, p) for o, p, _, _ in whole], moved=moved)
-                db.conn.executemany(
-                    "INSERT INTO routing_decisions (order_id, at, policy, outcome, plan) "
-                    "VALUES (?, ?, ?, 'routed', ?)",
-                    [(o["order_id"], at, policy, data) for o, _, _, data in whole],
-                )
-        except ValueError:
-            # Cannot happen for orders read in this transaction; if it does, each order
-            # goes the slow way and a refused one is held with its reason.
-            for order, part, plan, data in whole:
-                stations.release(part.station)
-                inventory.release(plan)
-                if _assign_plan(db, order, plan, data, stations, at, policy, summary, moved):
-                    inventory.reserve(plan)
-    for site, skus in moved.items():
-        feed.publish_stock(db, site, skus)
+            entry = _planned(order, plan, run.stations)
+        except ValueError as exc:  # a site without stations: engine_sites has none such
+            _hold(db, oid, f"cannot route: {exc}", chunk, summary, data)
+            continue
+        if run.bulk and oid not in blocked and fits(entry):
+            planned.append((entry, plan, data))
+            inventory.reserve(plan)
+        elif _assign_plan(db, entry, plan, data, run.stations, chunk, summary):
+            inventory.reserve(plan)
+    if planned:
+        _assign_bulk(run, planned, inventory, chunk, summary)
+    chunk.write_decisions(db, run.context)
+    for site, moved in chunk.moved.items():
+        feed.publish_stock(db, site, moved)
 
 
-def _assign_plan(db, order, plan: Plan, data: str, stations, at, policy, summary, moved) -> bool:
-    # One order through mark_routed: plans of several parts, or with a back-order.
-    oid = order["order_id"]
+def _planned(order: dict[str, Any], plan: Plan, stations: StationPicker) -> Planned:
+    # The stations are picked here, in queue order, whichever way the plan is written.
     picked: list[str] = []
+    try:
+        for s in plan.shipments:
+            picked.append(stations.pick(s.site))
+    except ValueError:
+        for station in picked:
+            stations.release(station)
+        raise
+    whole = len(plan.shipments) == 1 and not plan.unfilled
+    parts = [
+        Part(site=s.site, station=station, carrier=s.carrier, service=s.service,
+             lines=None if whole else {n: q for n, _, q in s.lines})
+        for s, station in zip(plan.shipments, picked, strict=True)
+    ]  # fmt: skip
+    backorder: dict[int, int] = {}
+    for u in plan.unfilled:
+        backorder[u.line_no] = backorder.get(u.line_no, 0) + u.qty
+    reason = unfilled_reason(plan) if backorder else ""
+    return Planned(order=order, parts=parts, backorder=backorder, reason=reason)
+
+
+def _assign_bulk(run: _Run, planned, inventory: Inventory, chunk: _Chunk, summary) -> None:
+    db = run.db
+    try:
+        with transaction(db):
+            done = assign_plans(db, [p for p, _, _ in planned], moved=chunk.moved)
+    except ValueError:
+        # Cannot happen for orders read and checked in this transaction; if it does,
+        # each order goes the slow way and a refused one is held with its reason.
+        for entry, plan, data in planned:
+            if not _assign_plan(db, entry, plan, data, run.stations, chunk, summary):
+                inventory.release(plan)
+        return
+    for (entry, _, data), result in zip(planned, done, strict=True):
+        _routed(entry, data, result.placed, result.backorder, chunk, summary)
+
+
+def _assign_plan(db, entry: Planned, plan: Plan, data, stations, chunk, summary) -> bool:
+    # One order through split_off and mark_routed: the reference path, and the fallback.
+    oid = entry.order["order_id"]
     try:
         # mark_routed is atomic; a back-order split before it needs a savepoint of its
         # own, so that a refused plan leaves no half-split order behind.
-        with transaction(db) if plan.unfilled else contextlib.nullcontext():
+        with transaction(db):
             child = None
-            if plan.unfilled:
-                units: dict[int, int] = {}
-                for u in plan.unfilled:
-                    units[u.line_no] = units.get(u.line_no, 0) + u.qty
-                child = parts.split_off(db, oid, units, kind="backorder", take_from_parent=True)
-            plan_parts = []
-            for s in plan.shipments:
-                picked.append(stations.pick(s.site))
-                plan_parts.append(
-                    Part(site=s.site, station=picked[-1], carrier=s.carrier,
-                         service=s.service, lines={n: q for n, _, q in s.lines})
-                )  # fmt: skip
-            placed = mark_routed(db, oid, plan_parts, moved=moved)
-            _record(db, oid, at, policy, "partial" if child else "routed", data)
+            if entry.backorder:
+                child = parts.split_off(
+                    db, oid, entry.backorder, kind="backorder", take_from_parent=True
+                )
+            placed = mark_routed(db, oid, entry.parts, moved=chunk.moved)
             if child is not None:
-                reason = unfilled_reason(plan)
-                hold_order(db, child, reason)
-                _record(db, child, at, policy, "held", data)
-                summary.backorders[child] = reason
+                hold_order(db, child, entry.reason)
     except ValueError as exc:
-        for station in picked:
-            stations.release(station)
-        _hold(db, oid, f"cannot route: {exc}", at, policy, summary, data)
+        for part in entry.parts:
+            stations.release(part.station)
+        _hold(db, oid, f"cannot route: {exc}", chunk, summary, data)
         return False
-    summary.routed += placed
+    _routed(entry, data, placed, child, chunk, summary)
     return True
 
 
-def _route_avoiding(router: Router, order: Order, inventory: Inventory, site: str | None) -> Plan:
+def _routed(entry: Planned, data, placed, child: str | None, chunk: _Chunk, summary) -> None:
+    chunk.record(entry.order["order_id"], "partial" if child else "routed", data)
+    summary.routed += placed
+    if child is not None:
+        chunk.record(child, "held", data)
+        summary.backorders[child] = entry.reason
+
+
+def _route_avoiding(router: Router, order: Order, inventory: Inventory, i: int | None) -> Plan:
     # A short pick's re-route must not go back to the site that was short: its ledger
-    # still believes in stock the packer could not find. Its rows are zeroed for this
+    # still believes in stock the packer could not find. Its row is zeroed for this
     # order only.
-    i = inventory.site_index.get(site) if site else None
     if i is None:
         return router.route(order, inventory)
     saved = inventory.qty[i].copy()
@@ -238,23 +335,15 @@ def _route_avoiding(router: Router, order: Order, inventory: Inventory, site: st
         inventory.qty[i] = saved
 
 
-def _hold(db, order_id: str, reason: str, at: str, policy: str, summary, data=None) -> None:
+def _hold(db, order_id: str, reason: str, chunk: _Chunk, summary, data=None) -> None:
     try:
         hold_order(db, order_id, reason)
     except ValueError:
         return  # no longer new (cancelled meanwhile): nothing to hold
     if data is None:
-        data = json.dumps({"order_id": order_id, "policy": policy, "summary": reason})
-    _record(db, order_id, at, policy, "held", data)
+        data = json.dumps({"order_id": order_id, "policy": chunk.policy, "summary": reason})
+    chunk.record(order_id, "held", data)
     summary.held[order_id] = reason
-
-
-def _record(db, order_id: str, at: str, policy: str, outcome: str, plan_json: str) -> None:
-    db.execute(
-        "INSERT INTO routing_decisions (order_id, at, policy, outcome, plan) "
-        "VALUES (?, ?, ?, ?, ?)",
-        [order_id, at, policy, outcome, plan_json],
-    )
 
 
 def unfilled_reason(plan: Plan) -> str:

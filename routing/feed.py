@@ -27,6 +27,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import msgspec
 import sqlite_utils
 
 from doms.db import now_iso, transaction
@@ -79,24 +80,63 @@ def append_many(
     db: sqlite_utils.Database, key: str, type_: str, items: Sequence[dict[str, Any]]
 ) -> int:
     """Append ``items`` to stream ``key`` as consecutive changes of one type, in the
-    caller's transaction (two statements however many); return the last seq."""
+    caller's transaction (three statements however many); return the last seq."""
     if not items:
         return stream_head(db, key)
-    last = db.execute(
-        "INSERT INTO stream_heads (stream_key, seq) VALUES (?, ?) "
-        "ON CONFLICT(stream_key) DO UPDATE SET seq = seq + excluded.seq RETURNING seq",
-        [key, len(items)],
-    ).fetchone()[0]
-    at = now_iso()
-    first = last - len(items) + 1
-    db.conn.executemany(
-        "INSERT INTO streams (stream_key, seq, type, data, at) VALUES (?, ?, ?, ?, ?)",
-        [
-            (key, seq, type_, json.dumps(data, ensure_ascii=False), at)
-            for seq, data in enumerate(items, first)
-        ],
+    return append_changes(db, [(key, type_, data) for data in items])[key]
+
+
+def append_changes(
+    db: sqlite_utils.Database, changes: Sequence[tuple[str, str, Any]]
+) -> dict[str, int]:
+    """Append ``(key, type, data)`` changes, in the given order per stream, in the
+    caller's transaction: each head read once, the rows numbered in memory, three
+    statements however many changes and streams. Returns each stream's new head."""
+    if not changes:
+        return {}
+    keys = list(dict.fromkeys(key for key, _, _ in changes))
+    heads = dict(
+        db.execute(
+            "SELECT stream_key, seq FROM stream_heads "
+            "WHERE stream_key IN (SELECT value FROM json_each(?))",
+            [json.dumps(keys)],
+        ).fetchall()
     )
-    return last
+    at = now_iso()
+    rows = []
+    for key, type_, data in changes:
+        heads[key] = seq = heads.get(key, 0) + 1
+        rows.append((key, seq, type_, _ENCODE(data).decode(), at))
+    # executemany, not insert_many: payloads are long JSON text, which insert_many would
+    # escape into its array and SQLite unescape again (3x slower for order payloads).
+    db.conn.executemany(
+        "INSERT INTO streams (stream_key, seq, type, data, at) VALUES (?, ?, ?, ?, ?)", rows
+    )
+    db.conn.executemany(
+        "INSERT INTO stream_heads (stream_key, seq) VALUES (?, ?) "
+        "ON CONFLICT(stream_key) DO UPDATE SET seq = excluded.seq",
+        [(key, heads[key]) for key in keys],
+    )
+    return {key: heads[key] for key in keys}
+
+
+def insert_many(
+    db: sqlite_utils.Database, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Insert ``rows`` (values in ``columns`` order: text, numbers, None) in one statement,
+    in the caller's transaction and in the given order. The rows travel as one JSON array:
+    SQLite unpacks short values faster than executemany binds them one by one (about a
+    third less time a row for the ledger); long text (JSON documents) is slower so."""
+    if not rows:
+        return
+    values = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(columns)))
+    db.execute(
+        f"INSERT INTO {table} ({', '.join(columns)}) SELECT {values} FROM json_each(?)",
+        [_ENCODE(rows).decode()],
+    )
+
+
+_ENCODE = msgspec.json.Encoder().encode  # what json.dumps(ensure_ascii=False) says, faster
 
 
 # -- sites and stations --------------------------------------------------------------------

@@ -2,13 +2,16 @@
 
 :func:`new_orders` lists orders waiting to be routed; :func:`mark_routed` assigns one to
 the station(s) of the plan (reserving its stock and streaming ``order_assigned``, as
-:func:`routing.feed.assign_order` does for an order created at once); :func:`hold_order`
-parks one the plan cannot fill (back order) and :func:`requeue_order` puts it back.
+:func:`routing.feed.assign_order` does for an order created at once), and
+:func:`assign_plans` does the same for a whole chunk of plans (back-orders included) in a
+handful of statements; :func:`hold_order` parks one the plan cannot fill (back order)
+and :func:`requeue_order` puts it back.
 An order is at no station and reserves nothing until it is routed.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
@@ -18,6 +21,7 @@ import sqlite_utils
 
 from doms.db import now_iso, transaction
 from routing import feed
+from routing import parts as parts_mod
 from routing.store import station_key
 
 
@@ -37,17 +41,35 @@ def new_orders(db: sqlite_utils.Database, *, limit: int | None = None) -> list[d
     the ``order_assigned`` shape of :func:`routing.feed.order_payload` (``ship_to`` a map,
     ``lines: [{line_no, sku, qty, ...}]``) plus ``placed_at`` and ``deliver_by`` (None
     for an order that did not come through intake or has no promise)."""
+    # Two queries for the whole batch: order_payload per order costs two each, which the
+    # hub paid for every order it routed.
+    columns = (*feed.ORDER_COLUMNS, "status", "hold_reason")
     rows = db.execute(
-        "SELECT o.order_id, c.placed_at, c.deliver_by FROM orders o "
-        "LEFT JOIN channel_orders c USING (order_id) "
+        f"SELECT {', '.join(f'o.{c}' for c in columns)}, c.placed_at, c.deliver_by "
+        "FROM orders o LEFT JOIN channel_orders c USING (order_id) "
         "WHERE o.status = 'new' AND o.station IS NULL "
         "ORDER BY o.ship_by, o.priority DESC, o.order_id LIMIT ?",
         [-1 if limit is None else limit],
     ).fetchall()
-    return [
-        feed.order_payload(db, order_id) | {"placed_at": placed_at, "deliver_by": deliver_by}
-        for order_id, placed_at, deliver_by in rows
-    ]
+    lines: dict[str, list[dict[str, Any]]] = {r[0]: [] for r in rows}
+    for order_id, *line in db.execute(
+        "SELECT order_id, line_no, sku, qty, qty_short, short_reason FROM order_lines "
+        "WHERE order_id IN (SELECT value FROM json_each(?)) ORDER BY order_id, line_no",
+        [json.dumps(list(lines))],
+    ).fetchall():
+        lines[order_id].append(dict(zip(_LINE_COLUMNS, line, strict=True)))
+    out = []
+    for row in rows:
+        order = dict(zip(columns, row, strict=False))
+        order["ship_to"] = _ADDRESS(order["ship_to"])
+        order["lines"] = lines[order["order_id"]]
+        order["placed_at"], order["deliver_by"] = row[-2:]
+        out.append(order)
+    return out
+
+
+_LINE_COLUMNS = ("line_no", "sku", "qty", "qty_short", "short_reason")
+_ADDRESS = msgspec.json.Decoder().decode  # json.loads, faster
 
 
 def mark_routed(
@@ -120,60 +142,281 @@ def assign_whole(
     *,
     moved: dict[str, set[str]] | None = None,
 ) -> list[str]:
-    """The bulk form of :func:`mark_routed` for plans of one part that ships the whole
-    order: each ``(order, part)`` with ``order`` as :func:`new_orders` returned it inside
-    the caller's transaction (so still ``new``, its lines as read). The effects are
-    mark_routed's (status ``assigned``, reservation movements ``assign:<id>/<line>``,
-    ``order_assigned`` on the station's stream), written with one statement per kind for
-    all the orders, which is what lets the hub route thousands of orders a second.
-    Returns the order ids. Raises ValueError when a part does not ship every unit of
-    its order, or an order is no longer ``new``; nothing is written then."""
+    """:func:`assign_plans` for plans of one part that ships the whole order: each
+    ``(order, part)`` with ``order`` as :func:`new_orders` returned it inside the caller's
+    transaction. Returns the order ids. Raises ValueError, writing nothing, when a part
+    does not ship every unit of its order, or an order is no longer ``new``."""
+    plans = [Planned(order=order, parts=[part]) for order, part in orders]
+    for plan in plans:
+        if not fits(plan):
+            raise ValueError(f"order {plan.order['order_id']}: the plan does not ship it whole")
+    return [done.placed[0] for done in assign_plans(db, plans, moved=moved)]
+
+
+class Planned(msgspec.Struct, kw_only=True):
+    """One order's plan for :func:`assign_plans`: ``order`` as :func:`new_orders`
+    returned it in the caller's transaction, its ``parts`` (as for :func:`mark_routed`),
+    and the units no site fills now (``backorder``: ``{line_no: qty}``), split off as a
+    back-order held with ``reason``."""
+
+    order: dict[str, Any]
+    parts: list[Part]
+    backorder: dict[int, int] = {}
+    reason: str = ""
+    units: list[dict[int, int]] | None = None  # per part, once :func:`fits` said yes
+
+
+class Assigned(msgspec.Struct, frozen=True):
+    """What :func:`assign_plans` did with one order: the ids now at stations (the order,
+    then its parts) and the back-order split off (None when none)."""
+
+    placed: list[str]
+    backorder: str | None
+
+
+def assign_plans(
+    db: sqlite_utils.Database,
+    plans: Sequence[Planned],
+    *,
+    moved: dict[str, set[str]] | None = None,
+) -> list[Assigned]:
+    """The bulk form of a back-order split (:func:`routing.parts.split_off`) and
+    :func:`mark_routed` for many orders, in one savepoint and a handful of statements:
+    the database ends as if each plan had gone through them in turn (same order ids,
+    lines, ``order_parts``, ledger refs and kinds, ``order_assigned`` changes in the same
+    sequence on each station's stream; the back-order is ``on_hold`` with the reason).
+    ``moved``: as for :func:`mark_routed`. Returns what was done, plan for plan.
+
+    Only for plans the per-order path would take as they are: each :func:`fits`, and
+    no order is in :func:`bulk_blocked`. Raises ValueError, writing nothing, when one
+    is not so, or an order is no longer ``new``."""
+    ids = [p.order["order_id"] for p in plans]
+    part_ids = {f"{oid}-{n}": oid for oid, p in zip(ids, plans, strict=True)
+                for n in range(2, len(p.parts) + 1)}  # fmt: skip
+    if _blocked(db, ids, part_ids):
+        raise ValueError("an order of the batch has a part's id taken, or movements")
+    backorders = parts_mod.next_child_ids(
+        db, [p.order["order_id"] for p in plans if p.backorder], "backorder"
+    )
     at = now_iso()
-    updates, movements, streams = [], [], {}
-    for order, part in orders:
+    rows = _Rows()
+    out = []
+    for plan in plans:
+        split = plan.units or _split(plan)
+        if split is None:
+            raise ValueError(f"order {plan.order['order_id']}: the plan does not fit the order")
+        child = backorders.get(plan.order["order_id"]) if plan.backorder else None
+        out.append(Assigned(rows.add(plan, split, child, at, moved), child))
+    if ids:
+        _write(db, rows)
+    return out
+
+
+def bulk_blocked(
+    db: sqlite_utils.Database, orders: Sequence[dict[str, Any]], most_parts: int
+) -> set[str]:
+    """The ids of ``orders`` that :func:`assign_plans` must leave to the per-order path
+    (plans of up to ``most_parts`` parts): one of its parts' ids (``<order>-2`` ...) is
+    taken, or it has ledger movements already (mark_routed settles against them)."""
+    # A plan has at most a part per site, and per unit (a line may split across sites).
+    part_ids = {
+        f"{o['order_id']}-{n}": o["order_id"]
+        for o in orders
+        for n in range(2, min(most_parts, sum(li["qty"] for li in o["lines"])) + 1)
+    }
+    return _blocked(db, [o["order_id"] for o in orders], part_ids)
+
+
+def _blocked(db, ids: list[str], part_ids: dict[str, str]) -> set[str]:
+    # part_ids: {a part's id: its order's id}
+    blocked = {
+        part_ids[r[0]]
+        for r in db.execute(
+            "SELECT order_id FROM orders WHERE order_id IN (SELECT value FROM json_each(?))",
+            [json.dumps(list(part_ids))],
+        )
+    }
+    blocked.update(
+        r[0]
+        for r in db.execute(
+            "SELECT DISTINCT order_id FROM ledger "
+            "WHERE order_id IN (SELECT value FROM json_each(?))",
+            [json.dumps(ids)],
+        )
+    )
+    return blocked
+
+
+def fits(plan: Planned) -> bool:
+    """Whether ``plan`` ships exactly the units its order's lines hold once the
+    back-order leaves them, none of them already short: what :func:`assign_plans` takes.
+    Anything else goes through :func:`mark_routed`, which refuses it with a reason."""
+    plan.units = _split(plan)
+    return plan.units is not None
+
+
+def _split(plan: Planned) -> list[dict[int, int]] | None:
+    left: dict[int, int] = {}
+    for line in plan.order["lines"]:
+        if line["qty_short"]:
+            return None
+        left[line["line_no"]] = line["qty"]
+    for n, q in plan.backorder.items():
+        if q:
+            if not 0 < q <= left.get(n, 0):
+                return None
+            left[n] -= q
+    if len(plan.parts) == 1 and plan.parts[0].lines is None:
+        return None if plan.backorder else [left]
+    split, planned = [], {}
+    for part in plan.parts:
+        if part.lines is None:
+            return None
+        units = {}
+        for n, q in part.lines.items():
+            if n not in left or type(q) is not int or q < 0:
+                return None
+            if q:
+                units[n] = q
+                planned[n] = planned.get(n, 0) + q
+        if not units:
+            return None
+        split.append(units)
+    return split if planned == {n: q for n, q in left.items() if q} else None
+
+
+class _Rows:
+    """The rows of a batch of plans, gathered in memory in plan order."""
+
+    def __init__(self) -> None:
+        self.updates: list[tuple] = []  # the orders themselves
+        self.line_deletes: list[tuple] = []
+        self.line_updates: list[tuple] = []
+        self.new_orders: list[tuple] = []  # parts, assigned
+        self.held: list[tuple] = []  # back-orders, on hold
+        self.new_lines: list[tuple] = []
+        self.order_parts: list[tuple] = []
+        self.movements: list[tuple] = []
+        self.changes: list[tuple[str, dict[str, Any]]] = []  # (station, order_assigned)
+        self.stations: dict[str, str] = {}
+
+    def add(self, plan: Planned, split, child: str | None, at: str, moved) -> list[str]:
+        order, parts = plan.order, plan.parts
         oid = order["order_id"]
-        lines = {line["line_no"]: line for line in order["lines"]}
-        if _units(oid, lines, part) != {n: line["qty"] for n, line in lines.items()}:
-            raise ValueError(f"order {oid}: the plan does not ship every unit in one part")
-        updates.append((part.site, part.station, part.carrier, part.service, at, oid))
-        for line in order["lines"]:
-            qty = line["qty"] - line["qty_short"]
-            ref = f"assign:{oid}/{line['line_no']}"
-            movements.append((part.site, line["sku"], -qty, ref, oid, line["line_no"], at))
-            if moved is not None:
-                moved.setdefault(part.site, set()).add(line["sku"])
-        data = {k: order[k] for k in (*feed.ORDER_COLUMNS, "lines") if k in order}
-        data |= {"carrier": part.carrier, "service": part.service, "assigned_at": at,
-                 "status": "assigned", "hold_reason": None}  # fmt: skip
-        streams.setdefault(part.station, (part.site, []))[1].append(data)
+        if child is not None:
+            self._backorder(order, plan, child)
+        first, units = parts[0], split[0]
+        kept = order["lines"]
+        if plan.backorder or len(parts) > 1:  # lines leave the order
+            kept = []
+            for line in order["lines"]:
+                n = line["line_no"]
+                if n not in units:
+                    self.line_deletes.append((oid, n))
+                elif units[n] != line["qty"]:
+                    self.line_updates.append((units[n], oid, n))
+                    kept.append(line | {"qty": units[n]})
+                else:
+                    kept.append(line)
+        self.updates.append((first.site, first.station, first.carrier, first.service, at, oid))
+        base = {k: order[k] for k in feed.ORDER_COLUMNS}
+        self._assigned(first, base | {"assigned_at": at}, kept, at, moved)
+        if len(parts) == 1:
+            return [oid]
+        placed = [oid]
+        skus = {line["line_no"]: line["sku"] for line in order["lines"]}
+        ship_to = json.dumps(order["ship_to"], ensure_ascii=False)  # as assign_order stores it
+        for k, (part, these) in enumerate(zip(parts[1:], split[1:], strict=True), 2):
+            pid = f"{oid}-{k}"
+            self.new_orders.append((
+                pid, part.site, part.station, order["order_ref"], order["channel"],
+                order["tote"], order["pick_list"], order["ship_by"], order["priority"],
+                "assigned", ship_to, part.carrier, part.service, at,
+            ))  # fmt: skip
+            self.order_parts.append((pid, oid, "split"))
+            part_lines = [{"line_no": n, "sku": skus[n], "qty": q, "qty_short": 0,
+                           "short_reason": None} for n, q in sorted(these.items())]  # fmt: skip
+            self.new_lines += [(pid, n, skus[n], q) for n, q in sorted(these.items())]
+            self._assigned(part, base | {"order_id": pid, "assigned_at": at}, part_lines, at, moved)
+            placed.append(pid)
+        return placed
+
+    def _backorder(self, order: dict[str, Any], plan: Planned, child: str) -> None:
+        oid = order["order_id"]
+        skus = {line["line_no"]: line["sku"] for line in order["lines"]}
+        self.held.append((child, order["order_ref"], order["channel"], order["ship_by"],
+                          order["priority"], oid, plan.reason))  # fmt: skip
+        self.new_lines += [(child, n, skus[n], q) for n, q in sorted(plan.backorder.items()) if q]
+        self.order_parts.append((child, oid, "backorder"))
+
+    def _assigned(self, part: Part, data: dict[str, Any], lines, at: str, moved) -> None:
+        oid, site = data["order_id"], part.site
+        data |= {"carrier": part.carrier, "service": part.service, "status": "assigned",
+                 "hold_reason": None, "lines": lines}  # fmt: skip
+        self.stations[part.station] = site
+        self.changes.append((part.station, data))
+        ref = f"assign:{oid}/"
+        self.movements += [
+            (site, line["sku"], -line["qty"], "reservation", f"{ref}{line['line_no']}", oid,
+             line["line_no"], at) for line in lines
+        ]  # fmt: skip
+        if moved is not None:
+            moved.setdefault(site, set()).update([line["sku"] for line in lines])
+
+
+_PART_COLUMNS = (
+    "order_id", "site", "station", "order_ref", "channel", "tote", "pick_list", "ship_by",
+    "priority", "status", "ship_to", "carrier", "service", "assigned_at",
+)  # fmt: skip
+_MOVEMENT_COLUMNS = ("site", "sku", "qty", "kind", "ref", "order_id", "line_no", "at")
+
+
+def _write(db, rows: _Rows) -> None:
     try:
         with transaction(db):
-            for station, (site, _) in streams.items():
+            for station, site in rows.stations.items():
                 feed.ensure_station(db, site, station)
             cur = db.conn.executemany(
                 "UPDATE orders SET site = ?, station = ?, carrier = ?, service = ?, "
                 "status = 'assigned', hold_reason = NULL, assigned_at = ? "
                 "WHERE order_id = ? AND status = 'new' AND station IS NULL",
-                updates,
+                rows.updates,
             )
-            if cur.rowcount != len(updates):
+            if cur.rowcount != len(rows.updates):
                 raise ValueError("an order of the batch is no longer new")
-            db.conn.executemany(
-                "INSERT INTO ledger (site, sku, qty, kind, ref, order_id, line_no, at) "
-                "VALUES (?, ?, ?, 'reservation', ?, ?, ?, ?)",
-                [m for m in movements if m[2]],
+            if rows.held:
+                # A back-order copies the stored address text, as split_off does.
+                db.conn.executemany(
+                    "INSERT INTO orders (order_id, order_ref, channel, ship_by, priority, "
+                    "status, hold_reason, ship_to, carrier, service) "
+                    "SELECT ?, ?, ?, ?, ?, 'on_hold', ?7, ship_to, '', '' FROM orders "
+                    "WHERE order_id = ?6",
+                    rows.held,
+                )
+            db.conn.executemany(  # not insert_many: ship_to is JSON text (see it)
+                f"INSERT INTO orders ({', '.join(_PART_COLUMNS)}) "
+                f"VALUES ({', '.join('?' for _ in _PART_COLUMNS)})",
+                rows.new_orders,
             )
-            for station, (_, items) in streams.items():
-                feed.append_many(db, station_key(station), "order_assigned", items)
-            if moved is None:
-                skus: dict[str, set[str]] = {}
-                for site, sku, *_ in movements:
-                    skus.setdefault(site, set()).add(sku)
-                for site, these in skus.items():
-                    feed.publish_stock(db, site, these)
-    except sqlite3.IntegrityError as exc:  # a reservation already recorded
+            db.conn.executemany(
+                "DELETE FROM order_lines WHERE order_id = ? AND line_no = ?", rows.line_deletes
+            )
+            db.conn.executemany(
+                "UPDATE order_lines SET qty = ? WHERE order_id = ? AND line_no = ?",
+                rows.line_updates,
+            )
+            feed.insert_many(
+                db, "order_lines", ("order_id", "line_no", "sku", "qty"), rows.new_lines
+            )
+            feed.insert_many(
+                db, "order_parts", ("order_id", "parent_order_id", "kind"), rows.order_parts
+            )
+            feed.insert_many(db, "ledger", _MOVEMENT_COLUMNS, rows.movements)
+            feed.append_changes(
+                db, [(station_key(st), "order_assigned", data) for st, data in rows.changes]
+            )
+    except sqlite3.IntegrityError as exc:  # an id or a reservation already recorded
         raise ValueError(f"assigning the batch: {exc}") from None
-    return [u[-1] for u in updates]
 
 
 def _units(order_id: str, lines: dict[int, dict], part: Part) -> dict[int, int]:
