@@ -52,6 +52,7 @@ import sqlite_utils
 
 from doms.db import now_iso, transaction
 from routing import feed, parts, store
+from routing.backorders import requeue_backorders
 from routing.engine import Inventory, Order, Plan, Router
 from routing.engine.rules import as_policy
 from routing.engine_io import (
@@ -60,7 +61,6 @@ from routing.engine_io import (
     engine_order,
     inherited_promises,
     load_inventory,
-    loads_today,
     short_sites,
 )
 from routing.explain import encode_decision, run_context, seen
@@ -74,7 +74,7 @@ from routing.intake.queue import (
     mark_routed,
     new_orders,
 )
-from routing.sites import engine_sites
+from routing.sites import engine_sites, loads_today
 
 log = logging.getLogger(__name__)
 CHUNK = 500  # orders per transaction: long enough to amortise, short for the write lock
@@ -387,6 +387,7 @@ class RoutingLoop:
         try:
             while not self._halt.is_set():
                 try:
+                    requeue_backorders(db)  # stock arrived: held back-orders go back
                     summary = route_pending(db, self.policy)
                 except Exception:  # noqa: BLE001
                     # A busy timeout, or an order the code did not foresee: logged, and

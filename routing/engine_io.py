@@ -83,20 +83,6 @@ def load_inventory(
     return inventory
 
 
-def loads_today(db: sqlite_utils.Database, sites: tuple[str, ...]) -> np.ndarray:
-    """Orders assigned per site since midnight UTC (each a package, near enough), for
-    the engine's daily ``capacity`` rule."""
-    midnight = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT00:00:00")
-    counts = dict(
-        db.execute(
-            "SELECT site, count(*) FROM orders WHERE site IS NOT NULL AND assigned_at >= ? "
-            "GROUP BY site",
-            [midnight],
-        ).fetchall()
-    )
-    return np.array([counts.get(s, 0) for s in sites], np.int64)
-
-
 def catalog(
     db: sqlite_utils.Database, skus: Iterable[str]
 ) -> dict[str, tuple[float, tuple[float, float, float]]]:

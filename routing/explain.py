@@ -43,9 +43,8 @@ from routing.engine_io import (
     engine_order,
     incoming_to_queue,
     load_inventory,
-    loads_today,
 )
-from routing.sites import engine_sites
+from routing.sites import engine_sites, loads_today
 
 FORMAT = 2  # first element of a compact decision (JSON array); v1 is Plan.to_dict()
 

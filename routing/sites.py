@@ -133,9 +133,8 @@ def loads_today(
 ) -> np.ndarray:
     """Orders assigned per site since the start of that site's local day (each a
     package, near enough), for the engine's daily ``capacity`` rule, in ``sites`` order.
-    Cancelled orders are not counted: nobody packs them. A drop-in for
-    ``routing.engine_io.loads_today``, which counts from midnight UTC: a site at UTC-8
-    would otherwise start a new day at 16:00 local, mid-shift."""
+    Cancelled orders are not counted: nobody packs them. Counted from local midnight,
+    not UTC: a site at UTC-8 would otherwise start a new day at 16:00 local, mid-shift."""
     starts = {
         site: local_day_start(offset, now)
         for site, offset in db.execute(

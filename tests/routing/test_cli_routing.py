@@ -169,6 +169,28 @@ def test_the_routing_loop_routes_what_arrives_while_it_runs(hub):
     assert loop.routed == 1 and woken and loop.errors == 0
 
 
+def test_the_routing_loop_ships_a_back_order_once_stock_arrives(hub):
+    db = store.open_db(hub)
+    order = add_order(db, "E2", NYC, ("SKU-B", 7))  # WH2 has 5: 2 held as -B1
+    loop = RoutingLoop(hub, "closest", every=0.05).start()
+    try:
+        back = f"{order}-B1"
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            row = db.execute("SELECT status FROM orders WHERE order_id = ?", [back]).fetchone()
+            if row and row[0] == "on_hold":
+                break
+            time.sleep(0.05)
+        assert order_row(db, back)["status"] == "on_hold"
+        feed.record_movement(db, "WH1", "SKU-B", 3, "receipt", "po:E2")
+        while order_row(db, back)["status"] != "assigned" and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        loop.stop()
+    assert (order_row(db, back)["status"], order_row(db, back)["site"]) == ("assigned", "WH1")
+    assert loop.errors == 0
+
+
 def test_hub_run_takes_the_routing_options():
     args = build_parser().parse_args(
         ["hub", "run", "--db", "h.db", "--site", "WH1", "--route-every", "5", "--policy", "ranked"]
