@@ -25,6 +25,7 @@ import sqlite_utils
 
 from doms.db import transaction
 from routing.atp import available_at_sites
+from routing.explain import left_units_only
 from routing.intake.queue import requeue_order
 from routing.sites import engine_sites
 
@@ -47,21 +48,9 @@ def held_for_stock(db: sqlite_utils.Database) -> list[tuple[str, str]]:
     ).fetchall()
     out = []
     for order_id, held_at, plan, is_backorder in rows:
-        if is_backorder or _plan_left_units(plan):
+        if is_backorder or left_units_only(plan):
             out.append((order_id, held_at or ""))
     return out
-
-
-def _plan_left_units(plan_json: str | None) -> bool:
-    # A whole order held by routing: the engine's plan, nothing shipped, units unfilled.
-    # A hold without a plan ('cannot route', 'routing failed') has no "unfilled" key.
-    if not plan_json:
-        return False
-    try:
-        plan = json.loads(plan_json)
-    except ValueError:
-        return False
-    return bool(plan.get("unfilled")) and not plan.get("shipments")
 
 
 def requeue_backorders(db: sqlite_utils.Database) -> list[str]:

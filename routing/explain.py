@@ -85,7 +85,16 @@ class Decision(msgspec.Struct, array_like=True):
     run: msgspec.Raw
 
 
-_ENC = msgspec.json.Encoder()
+def _numpy(obj: Any) -> Any:
+    # Rate tables keep numpy arrays (weight breaks, zones): kept as lists.
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    raise NotImplementedError(f"cannot keep {type(obj).__name__} in a decision")
+
+
+_ENC = msgspec.json.Encoder(enc_hook=_numpy)
 _DEC = msgspec.json.Decoder(Decision)
 _RUN = msgspec.json.Decoder(RunContext)
 
@@ -131,6 +140,21 @@ def encode_decision(plan: Plan, what: Seen | None, run: msgspec.Raw | int) -> st
     d = Decision(FORMAT, plan.order_id, plan.method, plan.summary, plan.total_cost,
                  list(plan.shipments), list(plan.unfilled), what, run)  # fmt: skip
     return _ENC.encode(d).decode()
+
+
+def left_units_only(text: str | None) -> bool:
+    """Whether a kept decision shipped nothing and left units unfilled (a whole order
+    held for stock). False for a hold without a plan ('cannot route', 'routing failed')."""
+    if not text:
+        return False
+    try:
+        if text.startswith("["):
+            d = _DEC.decode(text)
+            return bool(d.unfilled) and not d.shipments
+        plan = json.loads(text)
+    except (ValueError, msgspec.DecodeError):
+        return False
+    return isinstance(plan, dict) and bool(plan.get("unfilled")) and not plan.get("shipments")
 
 
 def plan_dict(db: sqlite_utils.Database, text: str) -> dict[str, Any]:
