@@ -82,8 +82,8 @@ from bench.common import (
 SITE = "WH1"
 STATION = "WH1-PACK-01"
 WARMUP = 20
-BATCH = 500  # sync.station.BATCH_MAX
-WINDOW = 4  # sync.station.WINDOW
+BATCH = 500  # sync.station_outbox.BATCH_MAX
+WINDOW = 4  # sync.station_outbox.WINDOW
 TARGET_E2E_P99_MS = 5.0
 TARGET_INGEST_PER_S = 10_000.0
 TARGET_CATCHUP_S = 10.0

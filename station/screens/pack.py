@@ -20,19 +20,20 @@ from textual.widgets import Footer, Header, Static
 
 from drivers.base import Scan, Weight
 from station.commands import BY_NAME, COMMANDS
-from station.inspection import subject_text
 from station.packing.capture import StableCapture
 from station.packing.errors import Refused
 from station.packing.model import OrderView
-from station.packing.operators import find_operator
 from station.printing import queue
+from station.screens.pack_demo import DEMO_BINDINGS, DemoActions
+from station.screens.pack_dialogs import DialogActions
+from station.screens.pack_photos import PhotoActions
+from station.screens.pack_weighing import WeighAndLabelActions
 from station.store.outbox import outbox_depth
 from station.widgets.order import OrderHeader, OrderLines
 from station.widgets.scan_input import ScanInput
 from station.widgets.side import DeviceBar, PackagesPanel, SyncBar, WeighPanel
 
 if TYPE_CHECKING:
-    from station.camera_worker import PhotoResult
     from sync.station import SyncState
 
 log = logging.getLogger(__name__)
@@ -41,19 +42,16 @@ log = logging.getLogger(__name__)
 def _bindings() -> list[Binding]:
     keys = [Binding(c.key, c.action, c.description.split(":")[0], priority=True) for c in COMMANDS]
     # Demo-only keys drive the emulated devices; check_action hides them otherwise.
-    keys += [
-        Binding("ctrl+n", "demo_scan_next", "▶scan item", priority=True),
-        Binding("ctrl+b", "demo_scan_wrong", "▶wrong item", priority=True),
-        Binding("ctrl+o", "demo_place", "▶on scale", priority=True),
-        Binding("ctrl+y", "demo_place_wrong", "▶bad weight", priority=True),
-        Binding("ctrl+r", "demo_remove", "▶clear scale", priority=True),
-        Binding("ctrl+t", "demo_paper", "▶paper", priority=True),
-        Binding("ctrl+g", "demo_new_order", "▶hub order", priority=True),
-    ]
-    return keys
+    return keys + DEMO_BINDINGS
 
 
-class PackScreen(Screen[None]):
+class PackScreen(WeighAndLabelActions, DialogActions, PhotoActions, DemoActions, Screen[None]):
+    """The composition point of the pack screen: bindings and command dispatch (both from
+    :mod:`station.commands`), feedback, opening orders and scanning. The other actions are
+    mixins beside it: ``pack_weighing`` (weigh, override, carton, reprint, void),
+    ``pack_dialogs`` (short, quantity, move, help, print queue, inspection), ``pack_photos``
+    and ``pack_demo``."""
+
     BINDINGS = _bindings()
 
     def __init__(self) -> None:
@@ -202,32 +200,6 @@ class PackScreen(Screen[None]):
             return self.order.package_to_weigh
         return self.order.current_package
 
-    def _update_weigh_panel(self) -> None:
-        order = self.order
-        prompt, blocked = "", False
-        if order is not None and order.stage == "weigh":
-            package = order.package_to_weigh
-            if package is not None:
-                if package.carton_code is None:
-                    prompt = f"Package {package.package_no}: scan its carton (F7: suggested)."
-                elif package.status == "weighed" and not package.weight_ok:
-                    blocked = True
-                    prompt = (
-                        f"Package {package.package_no}: {package.weight_g:,.0f} g, expected "
-                        f"{package.expected_g:,.0f} g. Label blocked: fix the contents "
-                        "and weigh again, or a lead scans their badge (F11)."
-                    )
-                else:
-                    expected = self.app.service.expected_weight(package.package_id)
-                    prompt = (
-                        f"Put package {package.package_no} on the scale "
-                        f"(expected about {expected:,.0f} g)."
-                    )
-        elif order is not None and order.stage == "scan":
-            prompt = "Scan the items."
-        self.blocked = blocked
-        self.query_one(WeighPanel).show(self.reading, prompt, blocked)
-
     # -- orders -------------------------------------------------------------------------
     def open_next(self) -> None:
         order_id = self.app.service.next_order()
@@ -298,79 +270,6 @@ class PackScreen(Screen[None]):
         else:
             self.say(outcome.message)
 
-    def _maybe_lead_badge(self, text: str) -> bool:
-        found = find_operator(self.app.db, text)
-        if found is None:
-            return False
-        lead, pin_hash = found
-        if not self.blocked:
-            raise Refused(f"That is {lead.name}'s badge: nothing to approve now.", kind="badge")
-        if pin_hash is not None or self.app.config.login.require_pin:
-            from station.screens.dialogs import OverrideDialog
-
-            self.app.push_screen(OverrideDialog(badge=text), self._override_result)
-            return True
-        self._override(lead)
-        return True
-
-    # -- weighing -----------------------------------------------------------------------
-    def scale_reading(self, weight: Weight) -> None:
-        self.reading = weight
-        if not self.ready:
-            return
-        order = self.order
-        if order is None or order.stage != "weigh" or self.app.screen is not self:
-            self._update_weigh_panel()
-            return
-        package = order.package_to_weigh
-        captured = self.capture.feed(weight, time.monotonic())
-        if captured is not None and package is not None and package.carton_code is not None:
-            self._weigh(package.package_id, captured)
-        self._update_weigh_panel()
-
-    def _weigh(self, package_id: int, grams: float) -> None:
-        service = self.app.service
-        try:
-            outcome = service.record_weight(
-                self.order.order_id, package_id, grams, self.app.operator
-            )
-        except Refused as exc:
-            self.say(str(exc), "bad")
-            return
-        if outcome.labelled:
-            self.app.print_jobs_queued()
-        self._after_label(outcome.order_packed, outcome.check.describe())
-        if not outcome.check.ok:
-            self.say(outcome.check.describe(), "bad")
-
-    def _after_label(self, packed: bool, detail: str) -> None:
-        if packed:
-            self.last_packed = self.order.order_id
-            ref = self.order.order_ref
-            self.open_next()
-            self.say(f"✔ {ref} packed ({detail}). Label printing. Next order is open.")
-        else:
-            self.refresh_view()
-            self.say(f"Label printing ({detail}).")
-
-    def _override(self, lead) -> None:
-        package = self.order.package_to_weigh if self.order else None
-        if package is None:
-            return
-        try:
-            outcome = self.app.service.override_weight(
-                self.order.order_id, package.package_id, lead, self.app.operator
-            )
-        except Refused as exc:
-            self.say(str(exc), "bad")
-            return
-        self.app.print_jobs_queued()
-        self._after_label(outcome.order_packed, f"weight approved by {lead.name}")
-
-    def _override_result(self, lead) -> None:
-        if lead is not None:
-            self._override(lead)
-
     # -- commands -----------------------------------------------------------------------
     def run_command(self, name: str) -> None:
         command = BY_NAME.get(name)
@@ -390,11 +289,6 @@ class PackScreen(Screen[None]):
         except Refused as exc:
             self.say(str(exc), "bad")
 
-    def action_help(self) -> None:
-        from station.screens.dialogs import HelpDialog
-
-        self.app.push_screen(HelpDialog())
-
     def action_undo(self) -> None:
         def undo() -> None:
             order = self._need_order()
@@ -403,51 +297,6 @@ class PackScreen(Screen[None]):
             self.refresh_view()
 
         self._guard(undo)
-
-    def action_short(self) -> None:
-        from station.screens.dialogs import ShortDialog
-
-        def chosen(result) -> None:
-            if result is None:
-                return
-            line_id, reason = result
-
-            def short() -> None:
-                order = self.app.service.short_line(
-                    self.order.order_id, line_id, reason, self.app.operator
-                )
-                if order.status == "on_hold":
-                    ref = order.order_ref
-                    self.open_next()
-                    self.say(
-                        f"{ref} is on hold for a lead ({order.hold_reason}). "
-                        "Put it in the exceptions bay.",
-                        "info",
-                    )
-                else:
-                    self.refresh_view()
-                    self.say("Line marked short; the order ships without it.", "info")
-
-            self._guard(short)
-
-        def open_dialog() -> None:
-            order = self._need_order()
-            open_lines = [ln for ln in order.lines if not ln.done]
-            if not open_lines:
-                raise Refused("No line is waiting for items.", kind="short")
-            self.app.push_screen(ShortDialog(open_lines), chosen)
-
-        self._guard(open_dialog)
-
-    def action_quantity(self) -> None:
-        from station.screens.dialogs import QuantityDialog
-
-        def chosen(qty: int | None) -> None:
-            if qty:
-                self.pending_qty = qty
-                self.say(f"Quantity {qty}: now scan the item.", "info")
-
-        self.app.push_screen(QuantityDialog(), chosen)
 
     def action_new_package(self) -> None:
         def new() -> None:
@@ -458,156 +307,11 @@ class PackScreen(Screen[None]):
 
         self._guard(new)
 
-    def action_move(self) -> None:
-        from station.screens.dialogs import MoveDialog
-
-        def chosen(result) -> None:
-            if result is None:
-                return
-            line_id, package_no = result
-            self._guard(
-                lambda: (
-                    self.say(
-                        self.app.service.move_units(
-                            self.order.order_id, line_id, package_no, self.app.operator
-                        ),
-                        "info",
-                    ),
-                    self.refresh_view(),
-                )
-            )
-
-        def open_dialog() -> None:
-            order = self._need_order()
-            if len([p for p in order.packages if p.status == "open"]) < 2:
-                raise Refused("Only one package: press F5 to start another first.", kind="package")
-            self.app.push_screen(MoveDialog(order), chosen)
-
-        self._guard(open_dialog)
-
-    def action_accept_carton(self) -> None:
-        def accept() -> None:
-            order = self._need_order()
-            target = self._package_in_focus()
-            if not self.suggestion or target is None:
-                raise Refused("No carton suggestion: scan a carton barcode.", kind="carton")
-            self.say(
-                self.app.service.set_carton(
-                    order.order_id, target.package_id, self.suggestion, self.app.operator
-                )
-            )
-            self.capture.reset()
-            self.refresh_view()
-
-        self._guard(accept)
-
-    def _labelled_target(self):
-        """The package whose label F8/F9 act on: last labelled of this order, else of the
-        order packed just before."""
-        service = self.app.service
-        for order_id in filter(None, (self.order and self.order.order_id, self.last_packed)):
-            order = service.view(order_id)
-            labelled = [p for p in order.packages if p.status == "labelled"]
-            if labelled:
-                return order, labelled[-1]
-        raise Refused("No label to act on yet.", kind="label")
-
-    def action_reprint(self) -> None:
-        def reprint() -> None:
-            order, package = self._labelled_target()
-            self.say(
-                self.app.service.reprint(order.order_id, package.package_id, self.app.operator),
-                "info",
-            )
-            self.app.print_jobs_queued()
-
-        self._guard(reprint)
-
-    def action_void(self) -> None:
-        def void() -> None:
-            order, package = self._labelled_target()
-            message = self.app.service.void_label(
-                order.order_id, package.package_id, self.app.operator
-            )
-            if self.order is None or self.order.order_id != order.order_id:
-                self._open(order.order_id)
-            self.capture.reset()
-            self.refresh_view()
-            self.say(message + ". Weigh it again for a new label.", "info")
-
-        self._guard(void)
-
-    def action_print_queue(self) -> None:
-        from station.screens.print_queue import PrintQueueDialog
-
-        self.app.push_screen(PrintQueueDialog(), lambda _: self.devices_changed())
-
-    def action_override(self) -> None:
-        from station.screens.dialogs import OverrideDialog
-
-        if not self.blocked:
-            self.say("Nothing to override: no weight is blocking a label.", "bad")
-            return
-        self.app.push_screen(OverrideDialog(), self._override_result)
-
     def action_logout(self) -> None:
         self.app.log_out()
 
     def action_lock(self) -> None:
         self.app.lock()
-
-    def action_photo(self) -> None:
-        def photo() -> None:
-            order = self._need_order()
-            subject = f"order/{order.order_id}"
-            line = self._line_in_focus()
-            if line is not None:
-                subject = f"line/{order.order_id}/{line.line_no}"
-            request = self.app.take_photo(subject)
-            if request is None:
-                raise Refused(
-                    "No camera here: set [devices] camera in the station configuration.",
-                    kind="camera",
-                )
-            self.photos_asked.add(request.token)
-            self.say(f"Taking a photo of {subject_text(subject)}…", "info")
-
-        self._guard(photo)
-
-    def _line_in_focus(self):
-        """The line under the cursor when the packer moved into the lines table (Tab or a
-        click); None while scanning, when a photo is of the whole order."""
-        table = self.query_one(OrderLines)
-        if self.order is None or not table.has_focus or not self.order.lines:
-            return None
-        return self.order.lines[min(table.cursor_row, len(self.order.lines) - 1)]
-
-    def photo_taken(self, result: PhotoResult) -> None:
-        """The camera answered; only requests made here are this screen's to show."""
-        if result.request.token not in self.photos_asked:
-            return
-        self.photos_asked.discard(result.request.token)
-        if not self.ready:
-            return
-        stored = result.stored
-        if stored is None:
-            self.say(f"No photo: {result.error}", "bad")
-            self.devices_changed()
-            return
-        what = subject_text(stored.subject)
-        if stored.created:
-            self.say(f"📷 Photo {stored.sha256[:12]} saved: {what}.")
-        else:
-            self.say(f"That picture was saved before ({stored.sha256[:12]}, {stored.subject}).")
-        self.devices_changed()
-
-    def action_inspect(self) -> None:
-        from station.screens.inspect import InspectScreen, may_inspect
-
-        if not may_inspect(self.app.operator):
-            self.say("Inbound inspection is for inspectors and leads.", "bad")
-            return
-        self.app.push_screen(InspectScreen(), lambda _: self.refresh_view())
 
     def action_print_sheet(self) -> None:
         from station.commands import sheet_entries
@@ -616,48 +320,3 @@ class PackScreen(Screen[None]):
         queue.enqueue(self.app.db, "label", "command_sheet", command_sheet_zpl(sheet_entries()))
         self.app.print_jobs_queued()
         self.say("Command sheet sent to the label printer.", "info")
-
-    # -- demo keys: drive the emulators, so the real device path is exercised -----------
-    def action_demo_scan_next(self) -> None:
-        from station.demo_data import demo_barcodes_for
-
-        if self.order is None:
-            self.say("No order open.", "bad")
-            return
-        needed = demo_barcodes_for(self.app.db, self.order.order_id, remaining=True)
-        if not needed:
-            self.say("Demo: every item is scanned. Ctrl+O puts the parcel on the scale.", "info")
-            return
-        self.app.demo.scan(needed[0])
-
-    def action_demo_scan_wrong(self) -> None:
-        from station.demo_data import wrong_barcode_for
-
-        if self.order is not None:
-            self.app.demo.scan(wrong_barcode_for(self.app.db, self.order.order_id))
-
-    def action_demo_place(self, factor: float = 1.0) -> None:
-        package = self._package_in_focus()
-        if package is None:
-            return
-        grams = self.app.service.expected_weight(package.package_id)
-        self.app.demo.place(round(grams * factor, 1))
-
-    def action_demo_place_wrong(self) -> None:
-        self.action_demo_place(1.35)
-
-    def action_demo_remove(self) -> None:
-        self.app.demo.remove()
-
-    def action_demo_new_order(self) -> None:
-        order_id = self.app.demo.new_order()
-        if order_id:
-            self.say(
-                f"Demo: the hub routed {order_id} to this station; it arrives over "
-                "the station stream.",
-                "info",
-            )
-
-    def action_demo_paper(self) -> None:
-        out = self.app.demo.toggle_paper()
-        self.say("Demo: label printer is " + ("OUT of paper" if out else "loaded again"), "info")
