@@ -209,6 +209,7 @@ def allocate_optimal(ctx: OrderContext) -> Allocation:
     R = [k for k in order if has[k]]
     best = None
     mip = None
+    partial = False
     if n and R:
         solver = pol.solver
         if solver == "auto" and _conflict(ctx, units):
@@ -220,6 +221,7 @@ def allocate_optimal(ctx: OrderContext) -> Allocation:
             if best.assign is None and not best.too_big:
                 # No plan ships every unit (a package no carrier takes, or max_splits):
                 # ship what can, as the MIP would. Rare, so no order pays for the check.
+                partial = True
                 units = _shippable(ctx, units)
                 R = [k for k in R if units.cand[k].any()]
                 best = partial_search(ctx.pricing, units, R, budget, bonus, PENALTY, limit)
@@ -237,6 +239,8 @@ def allocate_optimal(ctx: OrderContext) -> Allocation:
             alloc.method = "mip"
             assign = mip.assign[0].tolist()
             _assign_to(alloc, units, assign, _LeftReason(ctx, units, assign, order))
+        elif best is not None and best.assign is not None and not partial:
+            _assign_to(alloc, units, [R[j] for j in best.assign.tolist()])
         elif best is not None and best.assign is not None:
             assign = [R[j] if j >= 0 else -1 for j in best.assign.tolist()]
             _assign_to(alloc, units, assign, _LeftReason(ctx, units, assign, order))
