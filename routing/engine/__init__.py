@@ -89,8 +89,15 @@ class Router:
     def route(self, order: Order, inventory: Inventory) -> Plan:
         """The plan for one order (see :func:`route`)."""
         ctx = OrderContext(order, inventory, self.network, self.policy, self.cost_model)
-        alloc = allocate_optimal(ctx) if self.policy.optimal else allocate_rules(ctx)
-        return build_plan(ctx, alloc)
+        if self.policy.optimal:
+            return build_plan(ctx, allocate_optimal(ctx))
+        alloc = allocate_rules(ctx)
+        plan = build_plan(ctx, alloc)
+        # The rules place by stock alone; when a carrier refused a package, place again
+        # without the units no carrier takes where they are (rare: no cost to other orders).
+        if alloc.refused and ctx.drop_unshippable():
+            plan = build_plan(ctx, allocate_rules(ctx))
+        return plan
 
     def reoptimize(self, orders: Sequence[Order], inventory: Inventory, plans=None):
         """See :func:`reoptimize`."""

@@ -31,9 +31,10 @@ from routing.engine.model import (
 from routing.freight import default_rates
 from routing.geo import distances_km
 
-__all__ = ["Allocation", "Network", "OrderContext", "as_network", "build_plan"]
+__all__ = ["NO_CARRIER", "Allocation", "Network", "OrderContext", "as_network", "build_plan"]
 
 _DIST_CACHE_MAX = 200_000
+NO_CARRIER = "no carrier service takes the package from any site that has it"
 
 
 class Network:
@@ -301,6 +302,25 @@ class OrderContext:
 
     # -- helpers -------------------------------------------------------------------------
     _est: np.ndarray | None = None
+    no_carrier: np.ndarray | None = None  # per site and unit, after drop_unshippable()
+
+    def unit_ships(self) -> np.ndarray:
+        """Per site and unit: whether some carrier service takes the unit as a package of
+        its own (worked out when asked: only an order with a refused package needs it)."""
+        return np.isfinite(self.pricing.costs(self.unit_w, self.unit_v, self.unit_n))
+
+    def drop_unshippable(self) -> bool:
+        """Take out of ``fill`` every unit at a site where no carrier service takes it
+        alone, so the rules send it elsewhere or back-order it on its own (a refused
+        package would otherwise take the rest of the order with it). ``no_carrier`` keeps
+        the eligible sites that had its stock; False when nothing changed."""
+        shippable = self.fill & self.unit_ships()
+        dropped = self.fill & ~shippable & self.eligible[:, None]
+        if not dropped.any():
+            return False
+        self.no_carrier = dropped
+        self.fill = shippable
+        return True
 
     def est_cost(self) -> np.ndarray:
         """Per site, the cost of one package holding the whole order (inf: cannot ship)."""
@@ -362,6 +382,7 @@ class Allocation:
     est_cost: Any = None  # per-site array, or a callable making it
     method: str = "rules"
     summary: str = ""
+    refused: bool = False  # a package no carrier service takes (set by build_plan)
 
     def add(self, k: int, i: int, qty: int) -> None:
         self.parts.setdefault(k, []).append((i, qty))
@@ -396,6 +417,7 @@ def build_plan(ctx: OrderContext, alloc: Allocation) -> Plan:
             why = f"no carrier service carries this package from {ids[k]} ({weight:.0f} g)"
             unfilled += [Unfilled(lines[i].line_no, lines[i].sku, q, why) for i, q in part]
             failed[k] = why
+            alloc.refused = True
             continue
         carrier, service, mode, cost, transit, ship, arrive, late = quote
         dist = dist_list[k]

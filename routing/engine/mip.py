@@ -27,6 +27,7 @@ __all__ = ["MipResult", "solve_mip"]
 
 INF = float("inf")
 SLACK = 1 + 1e-9  # big-M rows that hold with equality must not fail on rounding
+PENALTY = 1e5  # per item left unplaced: above any plan's cost, so the most items ship
 
 
 @dataclass
@@ -116,7 +117,7 @@ def solve_mip(
     time_limit: float = 10.0,
     stock: dict[tuple[int, str], int] | None = None,
     capacity: np.ndarray | None = None,
-    penalty: float = 1e5,
+    penalty: float = PENALTY,
 ) -> MipResult | None:
     """Place every problem's units at once, minimising total cost. ``stock``: available
     units per (site index, SKU) shared by all problems (default: each order's own

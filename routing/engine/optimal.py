@@ -28,10 +28,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from routing.engine.context import Allocation, OrderContext
-from routing.engine.mip import solve_mip
+from routing.engine.context import NO_CARRIER, Allocation, OrderContext
+from routing.engine.mip import PENALTY, solve_mip
 from routing.engine.rules import _powers, key_text, keys_and_order
-from routing.engine.search import Best, combos_of, dp_search, enumerate_subsets, forced_cost
+from routing.engine.search import (
+    Best,
+    combos_of,
+    dp_search,
+    enumerate_subsets,
+    forced_cost,
+    partial_search,
+)
 
 __all__ = ["BIG_PACKAGE", "Units", "allocate_optimal", "prepare_units"]
 
@@ -202,6 +209,7 @@ def allocate_optimal(ctx: OrderContext) -> Allocation:
     R = [k for k in order if has[k]]
     best = None
     mip = None
+    partial = False
     if n and R:
         solver = pol.solver
         if solver == "auto" and _conflict(ctx, units):
@@ -210,9 +218,18 @@ def allocate_optimal(ctx: OrderContext) -> Allocation:
             limit = pol.enum_limit if solver == "auto" else None
             search = enumerate_subsets if ctx.pricing.separable else dp_search
             best = search(ctx, units, R, budget, bonus, limit)
+            if best.assign is None and not best.too_big:
+                # No plan ships every unit (a package no carrier takes, or max_splits):
+                # ship what can, as the MIP would. Rare, so no order pays for the check.
+                partial = True
+                units = _shippable(ctx, units)
+                R = [k for k in R if units.cand[k].any()]
+                best = partial_search(ctx.pricing, units, R, budget, bonus, PENALTY, limit)
+                if best.too_big and pol.solver == "enumerate":
+                    best.too_big = 0  # ship nothing rather than leave the enumeration
             if best.too_big:
                 solver = "mip"
-        if solver == "mip":
+        if solver == "mip" and R:
             try:
                 mip = solve_mip([(ctx, units)], budget=budget, bonus=bonus,
                                 time_limit=pol.mip_time_limit)  # fmt: skip
@@ -220,14 +237,18 @@ def allocate_optimal(ctx: OrderContext) -> Allocation:
                 mip = None  # no MIP form: keep the best plan of the levels enumerated
         if mip is not None:
             alloc.method = "mip"
-            apply_assignment(alloc, units, mip.assign[0])
-        elif best is not None and best.assign is not None:
+            assign = mip.assign[0].tolist()
+            _assign_to(alloc, units, assign, _LeftReason(ctx, units, assign, order))
+        elif best is not None and best.assign is not None and not partial:
             _assign_to(alloc, units, [R[j] for j in best.assign.tolist()])
+        elif best is not None and best.assign is not None:
+            assign = [R[j] if j >= 0 else -1 for j in best.assign.tolist()]
+            _assign_to(alloc, units, assign, _LeftReason(ctx, units, assign, order))
         else:  # nothing feasible: packages too heavy or big, or max_splits too small
             if pol.max_splits is not None and pol.max_splits < min(n, len(R)):
                 why = f"no plan within max_splits={pol.max_splits} ships the order"
             else:
-                why = "no carrier service takes the package from any site that has it"
+                why = NO_CARRIER
             for u in range(n):
                 for i, q in units.parts[u]:
                     alloc.unfilled.append((i, q, why))
@@ -240,17 +261,58 @@ def apply_assignment(alloc: Allocation, units: Units, assign) -> None:
     _assign_to(alloc, units, assign.tolist() if isinstance(assign, np.ndarray) else assign)
 
 
-def _assign_to(alloc: Allocation, units: Units, assign: list[int]) -> None:
+def _assign_to(alloc: Allocation, units: Units, assign: list[int], reason=None) -> None:
+    """``reason(u)``: why unit u is left (default: its stock went elsewhere)."""
     parts, unit_parts = alloc.parts, units.parts
     for u, k in enumerate(assign):
         if k < 0:
+            why = "its stock went to other lines of this order" if reason is None else reason(u)
             for i, q in unit_parts[u]:
-                alloc.unfilled.append((i, q, "its stock went to other lines of this order"))
+                alloc.unfilled.append((i, q, why))
             continue
         part = parts.get(k)
         if part is None:
             part = parts[k] = []
         part.extend(unit_parts[u])
+
+
+def _shippable(ctx: OrderContext, units: Units) -> Units:
+    """``units`` with each unit's candidates cut to the sites where some carrier service
+    takes it as a package of its own (a package with more in it weighs and measures more)."""
+    ships = np.isfinite(ctx.pricing.costs(units.W, units.V, units.N))
+    return Units(units.W, units.V, units.N, units.cand & ships, units.parts, units.needs,
+                 units.unfilled)  # fmt: skip
+
+
+class _LeftReason:
+    """Why a solver left unit u unplaced, in plain words (worked out only for such units)."""
+
+    def __init__(self, ctx: OrderContext, units: Units, assign: list[int], order) -> None:
+        self.ctx, self.units, self.assign, self.order = ctx, units, assign, order
+        self.ships: np.ndarray | None = None
+
+    def __call__(self, u: int) -> str:
+        ctx, units, assign = self.ctx, self.units, self.assign
+        if self.ships is None:
+            self.ships = np.isfinite(ctx.pricing.costs(units.W, units.V, units.N))
+        sites = np.flatnonzero(units.cand[:, u] & self.ships[:, u]).tolist()
+        if not sites:
+            return NO_CARRIER
+        # The sites that still have its stock once the plan has taken its own.
+        left = ctx.avail.copy()
+        for v, k in enumerate(assign):
+            if k >= 0:
+                for d, q in units.needs[v]:
+                    left[k, d] -= q
+        free = [k for k in sites if all(left[k, d] >= q for d, q in units.needs[u])]
+        if not free:
+            return "its stock went to other lines of this order"
+        used = {k for k in assign if k >= 0}
+        cap = ctx.policy.max_splits
+        outside = [k for k in self.order if k in free and k not in used]
+        if cap is not None and len(used) >= cap and outside:
+            return f"max_splits={cap} reached: {ctx.network.ids[outside[0]]} has it"
+        return "no carrier service takes it in one package with the rest from any site that has it"
 
 
 def _explain(ctx, alloc, order, best: Best | None, mip, R, bonus, units) -> None:
@@ -262,8 +324,11 @@ def _explain(ctx, alloc, order, best: Best | None, mip, R, bonus, units) -> None
         head += " from " + ", ".join([net.ids[k] for k in chosen])
     parts = [head]
     cost = None
-    if mip is not None:
-        cost = mip.objective - bonus * n_pk
+    if not chosen:
+        pass  # nothing ships: there is no cost to state
+    elif mip is not None:
+        left = float(units.N[mip.assign[0] < 0].sum())  # the items it left, at PENALTY each
+        cost = mip.objective - bonus * n_pk - PENALTY * left
         parts.append(f"cost {cost:.2f}, MIP (HiGHS) {mip.status}")
     elif best is not None and best.assign is not None:
         cost = best.cost - bonus * n_pk

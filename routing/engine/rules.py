@@ -47,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-from routing.engine.context import Allocation, OrderContext
+from routing.engine.context import NO_CARRIER, Allocation, OrderContext
 
 __all__ = ["FILTERS", "PLAN_RULES", "PRESETS", "SORTS", "Policy", "allocate_rules", "as_policy"]
 
@@ -471,8 +471,10 @@ def _split_lines(ctx, remaining, order, used, work, budget, alloc, split_from) -
     """Ship the units of single lines that no site has whole from several sites: sites
     already in the plan first, then in policy order. Returns the units still left."""
     left = []
+    no_carrier = ctx.no_carrier
     for u in remaining:
-        if len(ctx.units[u]) != 1:
+        # A line no carrier takes whole stays whole: split, it would join other packages.
+        if len(ctx.units[u]) != 1 or no_carrier is not None and no_carrier[:, u].any():
             left.append(u)
             continue
         i = ctx.units[u][0]
@@ -515,6 +517,8 @@ def _leftovers(ctx, remaining, used, budget, alloc) -> None:
                 reason = f"max_splits={pol.max_splits} reached: {ctx.network.ids[could[0]]} has it"
             elif could:
                 reason = "its stock at the eligible sites went to other lines of this order"
+            elif ctx.no_carrier is not None and ctx.no_carrier[:, u].any():
+                reason = NO_CARRIER
             elif len(members) > 1 and (ctx.fill[:, [u]].any() or _line_ok(ctx, i)):
                 nums = ",".join(str(ctx.lines[j].line_no) for j in members)
                 reason = f"lines {nums} ship together and no eligible site has them all"

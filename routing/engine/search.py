@@ -219,10 +219,18 @@ def dp_search(ctx, units: Units, R: list[int], budget: int, bonus: float, limit:
     total = float(final[c])
     if not np.isfinite(total):
         return best
-    # Walk back: at each site, the block that made its stage's value.
+    assign = _walk_back(stages, G, sites, n, counted, c, N - 1)
+    best.cost = total - TIE * len(set(assign.tolist()))
+    best.assign = assign
+    best.stop_lb = None
+    return best
+
+
+def _walk_back(stages, G, sites, n: int, counted: bool, c: int, S: int) -> np.ndarray:
+    """The assignment (position in R per unit, -1: none) behind ``stages[-1][c, S]``
+    (``[S]`` without a package budget): at each site, the block that made its value."""
     assign = np.full(n, -1)
-    S = N - 1
-    for j in range(r - 1, -1, -1):
+    for j in range(len(stages) - 2, -1, -1):
         now, before = stages[j + 1], stages[j]
         if counted:
             if now[c, S] == before[c, S]:
@@ -238,9 +246,42 @@ def dp_search(ctx, units: Units, R: list[int], budget: int, bonus: float, limit:
         assign[(a >> np.arange(n)) & 1 == 1] = j
         S ^= a
         c -= counted
-    best.cost = total - TIE * len(set(assign.tolist()))
+    return assign
+
+
+def partial_search(
+    pricing, units: Units, R: list[int], budget: int, bonus: float, penalty: float,
+    limit: int | None,
+) -> Best:  # fmt: skip
+    """When no plan ships every unit: the plan that leaves the fewest items, then the
+    cheapest (each item left costs ``penalty``: the MIP's objective), exact, by the DP
+    over every set of units shipped. ``assign`` is -1 for a unit left; ``cost`` leaves
+    the penalties out. ``too_big`` when the DP would exceed ``limit`` or DP_MAX_UNITS."""
+    r, n = len(R), len(units.N)
+    best = Best()
+    if not r:  # no site ships any unit
+        best.cost, best.assign = 0.0, np.full(n, -1)
+        return best
+    C = units.cand[R]
+    counted = budget < min(r, n)
+    work = int(sum((1 << (n - c)) * _pairs(int(c)) for c in C.sum(axis=1)))
+    work *= budget if counted else 1
+    if n > DP_MAX_UNITS or (limit is not None and work > limit):
+        best.too_big = 1
+        return best
+    N = 1 << n
+    stages, G, sites = _dp_stages(pricing, units, R, budget if counted else None, bonus)
+    dp = stages[-1]
+    shipped = _bits(n) @ units.N  # per mask: the items it ships
+    left = penalty * (float(units.N.sum()) - shipped)
+    total = dp + left
+    flat = int(np.argmin(total))
+    c, S = divmod(flat, N) if counted else (0, flat)
+    cost = float(dp[c, S] if counted else dp[S])
+    assign = _walk_back(stages, G, sites, n, counted, c, S)
+    best.plans = work
+    best.cost = cost - TIE * len(set(assign[assign >= 0].tolist()))
     best.assign = assign
-    best.stop_lb = None
     return best
 
 

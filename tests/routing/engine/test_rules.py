@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from routing.engine import PRESETS, Inventory, LinearCost, Policy, route
+from routing.engine import PRESETS, Inventory, LinearCost, Order, OrderLine, Policy, route
 from routing.freight import RateTable
 
 from .conftest import order, ships, site, stock, tiny_table
@@ -273,3 +273,33 @@ def test_every_policy_keeps_the_invariants(inst, spec):
         if homes:
             assert all(any(n == m for s in plan.shipments for m, _, _ in s.lines) for n in g)
     assert len(plan.sites) == len(sites)
+
+
+def test_a_line_no_carrier_takes_from_one_site_ships_from_another():
+    """Under a hard 2-day promise the far site F may only use Express, which takes 5 kg at
+    most; the near site N's Ground takes 8 kg. The rules put the heavy line at F first
+    (rank 0): its package is refused, so it goes to N, and F still ships the light line."""
+    ground = {"mode": "road", "fuel": 0.1, "transit_days": [2, 4], "weights": [1, 5, 10],
+              "rates": [[5, 8], [7, 12], [10, 20]]}  # fmt: skip
+    express_5kg = {"mode": "air", "fuel": 0.0, "transit_days": [1, 1], "weights": [1, 5],
+                   "rates": [[20, 30], [25, 40]]}  # fmt: skip
+    carrier = {"dim_divisor": 5000, "dim_min_volume": 0, "pickup_hour": 18,
+               "services": {"Ground": ground, "Express": express_5kg}}  # fmt: skip
+    table = tiny_table(carriers={"C": carrier})
+    near, far = site("N", 1, rank=1), site("F", 6, rank=0)
+    heavy = OrderLine(1, "x", 1, 8000.0, (100.0, 100.0, 100.0))
+    light = OrderLine(2, "y", 1, 500.0, (100.0, 100.0, 100.0))
+    o = Order("SO", 0.0, 0.0, (heavy, light), promise_days=2)
+    inv = stock(F={"x": 1, "y": 1}, N={"x": 1})
+    for spec in ("ranked;promise=hard", "ranked,closest;promise=hard"):
+        plan = route(o, inv, [far, near], table, spec)
+        assert ships(plan) == {"F": [2], "N": [1]}, spec
+        assert plan.complete
+    alone = stock(F={"x": 1, "y": 1})  # only F has the heavy line
+    plan = route(o, alone, [far, near], table, "ranked;promise=hard")
+    assert ships(plan) == {"F": [2]}
+    (u,) = plan.unfilled
+    assert (u.line_no, u.reason) == (
+        1,
+        "no carrier service takes the package from any site that has it",
+    )
