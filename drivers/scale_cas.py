@@ -8,20 +8,16 @@ import time
 from collections.abc import Callable
 
 from drivers.base import Scale, Weight
-from drivers.errors import BadFrame, DeviceUnreachable, ScaleError
+from drivers.errors import BadFrame, ScaleError
 from drivers.protocols import cas
+from drivers.scale_words import UNSTEADY, not_answering
 from drivers.transports.base import Transport
 
-_UNSTEADY = "Weight not settling: keep the parcel still, out of draughts, and weigh again."
 _NOT_READY = "Scale is not ready to send a weight (it answers NAK): check its display."
 _GARBLED = (
     "Scale sends data we cannot read: check it is set to the CAS ENQ/ACK protocol and the "
     "serial settings match (usually 9600 8N1)."
 )
-
-
-class _NoAnswer(DeviceUnreachable):
-    """The port is fine but nothing answered in time (as opposed to a lost port)."""
 
 
 class CasScale(Scale):
@@ -68,14 +64,12 @@ class CasScale(Scale):
                 garbled = garbled or self._parser.garbage > 0
                 if time.monotonic() + (self.poll if why != "silent" else 0) >= deadline:
                     if moving:
-                        raise ScaleError(_UNSTEADY, "unstable")
+                        raise ScaleError(UNSTEADY, "unstable")
                     if refused:
                         raise ScaleError(_NOT_READY, "busy")
                     if garbled:
                         raise BadFrame(_GARBLED)
-                    raise _NoAnswer(
-                        f"Scale not answering on {self.transport.name}: check power and cable."
-                    )
+                    raise not_answering(self.transport.name)
                 if why != "silent":
                     time.sleep(self.poll)
 
@@ -107,9 +101,7 @@ class CasScale(Scale):
                         raise ScaleError(_NOT_READY, "busy")
                     if garbled:
                         raise BadFrame(_GARBLED)
-                    raise _NoAnswer(
-                        f"Scale not answering on {self.transport.name}: check power and cable."
-                    )
+                    raise not_answering(self.transport.name)
                 if why == "silent":
                     continue  # it already waited for the answer: ask again at once
             while not stop() and (left := asked + self.poll - time.monotonic()) > 0:

@@ -12,13 +12,10 @@ from typing import Any, TypeVar
 from drivers.base import Scale, Weight
 from drivers.errors import BadFrame, DeviceUnreachable, ScaleError
 from drivers.protocols import mt_sics
+from drivers.scale_words import NoAnswer
 from drivers.transports.base import Transport
 
 T = TypeVar("T")
-
-
-class _NoAnswer(DeviceUnreachable):
-    """The port is fine but nothing answered in time (as opposed to a lost port)."""
 
 
 class MtSicsScale(Scale):
@@ -238,7 +235,7 @@ class MtSicsScale(Scale):
             remaining = deadline - time.monotonic()
             try:
                 reply = self._ask(mt_sics.SEND_STABLE, remaining, stable_only=True)
-            except _NoAnswer:
+            except NoAnswer:
                 return self._probe_after_silence(timeout)
             left = deadline - time.monotonic()
             if reply.ident == "S" and reply.status == "I" and left > 0:
@@ -274,7 +271,7 @@ class MtSicsScale(Scale):
                         "Scale sends data we cannot read: check it is set to MT-SICS "
                         "and the baud rate matches."
                     )
-                raise _NoAnswer(self._silent())
+                raise NoAnswer(self._silent())
             for reply in self._replies.feed(self.transport.read(remaining)):
                 if reply.is_error or self._answers(command, reply, stable_only):
                     return reply

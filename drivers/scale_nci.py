@@ -10,15 +10,8 @@ from collections.abc import Callable
 from drivers.base import Scale, Weight
 from drivers.errors import BadFrame, DeviceUnreachable, ScaleError
 from drivers.protocols import nci
+from drivers.scale_words import OVERLOAD, UNDERLOAD, UNSTEADY, not_answering, pause_until
 from drivers.transports.base import Transport
-
-_OVERLOAD = "Scale overloaded: take the parcel off and weigh it again."
-_UNDERLOAD = "Scale reads below zero: check the pan is in place, then zero the scale."
-_UNSTEADY = "Weight not settling: keep the parcel still, out of draughts, and weigh again."
-
-
-class _NoAnswer(DeviceUnreachable):
-    """The port is fine but nothing answered in time (as opposed to a lost port)."""
 
 
 class NciScale(Scale):
@@ -64,7 +57,7 @@ class NciScale(Scale):
                     if time.monotonic() < deadline:
                         continue  # lost in noise: ask again
                     if moving:
-                        raise ScaleError(_UNSTEADY, "unstable")
+                        raise ScaleError(UNSTEADY, "unstable")
                     raise self._no_answer(garbled)
                 weight = None if self._settling_below_zero(reply) else self._weight(reply)
                 if weight is not None and (weight.stable or not stable):
@@ -77,7 +70,7 @@ class NciScale(Scale):
                             "check its display.",
                             "refused",
                         )
-                    raise ScaleError(_UNSTEADY, "unstable")
+                    raise ScaleError(UNSTEADY, "unstable")
                 time.sleep(self.poll)
 
     def stream(self, on_reading: Callable[[Weight], None], stop: Callable[[], bool]) -> None:
@@ -107,7 +100,7 @@ class NciScale(Scale):
             weight = None if self._settling_below_zero(reply) else self._weight(reply)
             if weight is not None:
                 on_reading(weight)
-            _pause_until(asked + self.poll, stop)
+            pause_until(asked + self.poll, stop)
 
     def zero(self, timeout: float = 5.0) -> None:
         """Zero the scale (``Z``; ignored by the scale when moving or outside its zero range).
@@ -173,9 +166,9 @@ class NciScale(Scale):
         status = reply.status
         assert status is not None
         if status.over_capacity or reply.out_of_range == "over":
-            raise ScaleError(_OVERLOAD, "overload")
+            raise ScaleError(OVERLOAD, "overload")
         if status.under_capacity or reply.out_of_range == "under":
-            raise ScaleError(_UNDERLOAD, "underload")
+            raise ScaleError(UNDERLOAD, "underload")
         if status.hardware_error:
             raise ScaleError(
                 f"Scale reports a fault ({status.describe()}): switch it off and on; "
@@ -210,10 +203,4 @@ class NciScale(Scale):
                 "Scale sends data we cannot read: check it is set to the NCI protocol "
                 "and the serial settings match (usually 9600 baud, 7E1)."
             )
-        return _NoAnswer(f"Scale not answering on {self.transport.name}: check power and cable.")
-
-
-def _pause_until(when: float, stop: Callable[[], bool]) -> None:
-    """Sleep until ``when`` (monotonic), waking early if ``stop()`` turns true."""
-    while not stop() and (left := when - time.monotonic()) > 0:
-        time.sleep(min(left, 0.02))
+        return not_answering(self.transport.name)

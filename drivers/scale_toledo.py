@@ -9,15 +9,8 @@ from collections.abc import Callable
 from drivers.base import Scale, Unit, Weight
 from drivers.errors import BadFrame, DeviceUnreachable, ScaleError
 from drivers.protocols import toledo
+from drivers.scale_words import OVERLOAD, UNDERLOAD, UNSTEADY, NoAnswer, not_answering, pause_until
 from drivers.transports.base import Transport
-
-_OVERLOAD = "Scale overloaded: take the parcel off and weigh it again."
-_UNDERLOAD = "Scale reads below zero: check the pan is in place, then zero the scale."
-_UNSTEADY = "Weight not settling: keep the parcel still, out of draughts, and weigh again."
-
-
-class _NoAnswer(DeviceUnreachable):
-    """The port is fine but nothing answered in time (as opposed to a lost port)."""
 
 
 class ToledoScale(Scale):
@@ -90,7 +83,7 @@ class ToledoScale(Scale):
                 on_reading(self._weight(frame))
             elif not (frame.has(toledo.MOTION) and frame.has(toledo.UNDER_ZERO)):
                 self._raise_for_range(frame)  # below zero while moving: the pan settling
-            _pause_until(asked + self.poll, stop)
+            pause_until(asked + self.poll, stop)
 
     def zero(self, timeout: float = 5.0) -> None:
         """Zero the scale (``Z``). Raises ScaleError (moving, outside the zero range,
@@ -126,7 +119,7 @@ class ToledoScale(Scale):
             before = self._read(timeout)
             try:
                 status = self._status(toledo.TARE, timeout)
-            except _NoAnswer:
+            except NoAnswer:
                 # DIVA: with tare disabled in calibration mode the scale does not answer.
                 raise ScaleError(
                     "Scale did not answer the tare: tare may be switched off in its setup.",
@@ -174,7 +167,7 @@ class ToledoScale(Scale):
                 if time.monotonic() < deadline:
                     continue  # the command or its answer was lost in noise: ask again
                 if moving:
-                    raise ScaleError(_UNSTEADY, "unstable")
+                    raise ScaleError(UNSTEADY, "unstable")
                 raise self._no_answer(garbled)
             if isinstance(frame, toledo.WeightFrame):
                 return self._weight(frame)
@@ -185,7 +178,7 @@ class ToledoScale(Scale):
             moving = True  # motion, or a status without a weight: ask again
             if time.monotonic() + self.poll >= deadline:
                 if frame.has(toledo.MOTION):
-                    raise ScaleError(_UNSTEADY, "unstable")
+                    raise ScaleError(UNSTEADY, "unstable")
                 raise ScaleError(
                     f"Scale sends no weight ({frame.describe()}): check its display.", "refused"
                 )
@@ -197,9 +190,9 @@ class ToledoScale(Scale):
     @staticmethod
     def _raise_for_range(status: toledo.StatusFrame) -> None:
         if status.has(toledo.OVER_CAPACITY):
-            raise ScaleError(_OVERLOAD, "overload")
+            raise ScaleError(OVERLOAD, "overload")
         if status.has(toledo.UNDER_ZERO):
-            raise ScaleError(_UNDERLOAD, "underload")
+            raise ScaleError(UNDERLOAD, "underload")
 
     def _status(self, command: bytes, timeout: float) -> toledo.StatusFrame:
         frame = self._ask(command, min(timeout, self.answer_timeout), status_only=True)
@@ -234,10 +227,4 @@ class ToledoScale(Scale):
                 "Scale sends data we cannot read: check it is set to the Toledo 8217 "
                 "protocol and the serial settings match (usually 9600 baud, 7E1)."
             )
-        return _NoAnswer(f"Scale not answering on {self.transport.name}: check power and cable.")
-
-
-def _pause_until(when: float, stop: Callable[[], bool]) -> None:
-    """Sleep until ``when`` (monotonic), waking early if ``stop()`` turns true."""
-    while not stop() and (left := when - time.monotonic()) > 0:
-        time.sleep(min(left, 0.02))
+        return not_answering(self.transport.name)
