@@ -10,7 +10,7 @@ from collections.abc import Callable
 from drivers.base import Scale, Weight
 from drivers.errors import BadFrame, DeviceUnreachable, ScaleError
 from drivers.protocols import nci
-from drivers.scale_words import OVERLOAD, UNDERLOAD, UNSTEADY, not_answering, pause_until
+from drivers.scale_words import OVERLOAD, UNDERLOAD, UNSTEADY, not_answering, poll_stream
 from drivers.transports.base import Transport
 
 
@@ -85,22 +85,18 @@ class NciScale(Scale):
         DeviceUnreachable (port gone, or no answer for ``silence`` s), BadFrame (only
         garbage for ``silence`` s).
         """
-        last_answer = time.monotonic()
-        garbled = False
-        while not stop():
-            asked = time.monotonic()
+
+        def ask() -> tuple[nci.Reply | None, bool]:
             with self._port:
-                reply = self._ask(nci.WEIGHT, self.answer_timeout)
-                garbled = garbled or self._parser.garbage > 0
-            if reply is None:
-                if time.monotonic() - last_answer > self.silence:
-                    raise self._no_answer(garbled)
-                continue
-            last_answer, garbled = time.monotonic(), False
+                return self._ask(nci.WEIGHT, self.answer_timeout), self._parser.garbage > 0
+
+        def handle(reply: nci.Reply) -> None:
             weight = None if self._settling_below_zero(reply) else self._weight(reply)
             if weight is not None:
                 on_reading(weight)
-            pause_until(asked + self.poll, stop)
+
+        poll_stream(ask, handle, stop, poll=self.poll, silence=self.silence,
+                    no_answer=self._no_answer)  # fmt: skip
 
     def zero(self, timeout: float = 5.0) -> None:
         """Zero the scale (``Z``; ignored by the scale when moving or outside its zero range).

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from drivers.base import Scale, Unit, Weight
 from drivers.errors import BadFrame, DeviceUnreachable, ScaleError
 from drivers.protocols import toledo
-from drivers.scale_words import OVERLOAD, UNDERLOAD, UNSTEADY, NoAnswer, not_answering, pause_until
+from drivers.scale_words import OVERLOAD, UNDERLOAD, UNSTEADY, NoAnswer, not_answering, poll_stream
 from drivers.transports.base import Transport
 
 
@@ -67,23 +67,19 @@ class ToledoScale(Scale):
         ScaleError (overload, below zero), DeviceUnreachable (port gone, or no answer for
         ``silence`` s), BadFrame (only garbage for ``silence`` s).
         """
-        last = time.monotonic()
-        garbled = False
-        while not stop():
-            asked = time.monotonic()
+
+        def ask() -> tuple[toledo.Frame | None, bool]:
             with self._port:
-                frame = self._ask(toledo.WEIGHT, self.answer_timeout)
-                garbled = garbled or self._parser.garbage > 0
-            if frame is None:
-                if time.monotonic() - last > self.silence:
-                    raise self._no_answer(garbled)
-                continue
-            last, garbled = time.monotonic(), False
+                return self._ask(toledo.WEIGHT, self.answer_timeout), self._parser.garbage > 0
+
+        def handle(frame: toledo.Frame) -> None:
             if isinstance(frame, toledo.WeightFrame):
                 on_reading(self._weight(frame))
             elif not (frame.has(toledo.MOTION) and frame.has(toledo.UNDER_ZERO)):
                 self._raise_for_range(frame)  # below zero while moving: the pan settling
-            pause_until(asked + self.poll, stop)
+
+        poll_stream(ask, handle, stop, poll=self.poll, silence=self.silence,
+                    no_answer=self._no_answer)  # fmt: skip
 
     def zero(self, timeout: float = 5.0) -> None:
         """Zero the scale (``Z``). Raises ScaleError (moving, outside the zero range,
