@@ -59,6 +59,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from routing import cli_routing
 
     cli_routing.add_run_options(run)
+    run.add_argument(
+        "--keep-days",
+        type=float,
+        default=14.0,
+        help="prune published stream changes older than this; a station away longer "
+        "gets a snapshot (default %(default)s)",
+    )
     run.set_defaults(func=hub_run)
     _register_intake(subs)
     cli_routing.register(subs)
@@ -102,7 +109,7 @@ def hub_run(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
     try:
-        hub = HubSync(args.db, args.site, settings).start()
+        hub = HubSync(args.db, args.site, settings, keep_stream_days=args.keep_days).start()
     except (ValueError, RuntimeError) as exc:
         print(f"doms hub run: {exc}", file=sys.stderr)
         return 1

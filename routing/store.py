@@ -256,6 +256,22 @@ def prune_stream(db: sqlite_utils.Database, key: str, below_seq: int) -> int:
         return cur.rowcount
 
 
+def prune_published(db: sqlite_utils.Database, site: str, before: str) -> int:
+    """Delete the changes of ``site``'s streams (the site stream and each of its stations')
+    written before ``before`` (ISO time) and already published; return how many. A
+    station that comes back asking from below what is kept gets a snapshot
+    (PROTOCOL.md), so streams need not grow for ever. Unpublished changes stay."""
+    with transaction(db):
+        cur = db.execute(
+            "DELETE FROM streams WHERE stream_key IN "
+            "  (SELECT ? UNION ALL SELECT 'station:' || station_id FROM stations WHERE site = ?) "
+            "AND at < ? AND seq <= "
+            "  (SELECT published_seq FROM stream_heads h WHERE h.stream_key = streams.stream_key)",
+            [site_key(site), site, before],
+        )
+        return cur.rowcount
+
+
 # -- stock -------------------------------------------------------------------------------
 def stock(db: sqlite_utils.Database, site: str, sku: str) -> tuple[int, int]:
     """``(on_hand, available)`` of ``sku`` at ``site``: on hand is every movement but

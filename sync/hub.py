@@ -43,6 +43,7 @@ from sync.mqtt import BrokerSettings, MqttLink
 from sync.quarantine import quarantine
 
 log = logging.getLogger(__name__)
+PRUNE_EVERY_S = 3600.0
 
 MAX_CHANGES = 500  # per StreamBatch / Snapshot part (PROTOCOL.md)
 _EXPECTED = {
@@ -71,6 +72,7 @@ class HubCounters:
     stale_statuses: int = 0  # a Will or birth older than the latest birth: ignored
     errors: int = 0  # handler failures (database errors); the message is not acked
     conflicts: int = 0  # batches reusing seqs of other events: the station must renumber
+    pruned: int = 0  # published stream changes deleted for age
 
 
 class HubSync:
@@ -86,6 +88,7 @@ class HubSync:
         poll_interval: float = 0.2,
         catch_up_limit: int = 10_000,
         synchronous: str = "FULL",
+        keep_stream_days: float = 14.0,
     ) -> None:
         self.db_path = db_path
         self.site = topics.check_id(site, "site")
@@ -93,6 +96,10 @@ class HubSync:
         self.poll_interval = poll_interval
         self.catch_up_limit = catch_up_limit  # more changes than this: a snapshot instead
         self.synchronous = synchronous
+        # Published stream changes older than this are pruned (hourly): a station away
+        # longer bootstraps from a snapshot, as a new one does.
+        self.keep_stream_days = keep_stream_days
+        self._next_prune = 0.0
         self.counters = HubCounters()
         self._queue: queue.Queue[tuple[str, bytes] | None] = queue.Queue()
         self._changed = threading.Condition()
@@ -207,6 +214,7 @@ class HubSync:
                     break
                 self._handle(db, *item)
                 self._publish_streams(db)
+                self._maybe_prune(db)
                 with self._changed:
                     self._changed.notify_all()
         finally:
@@ -214,6 +222,16 @@ class HubSync:
             with self._bd_lock:
                 _meta_set(db, "hub_bd_seq", self._bd_seq)  # in case stop() beat the queue
             db.close()
+
+    def _maybe_prune(self, db: sqlite_utils.Database) -> None:
+        now = time.monotonic()
+        if now < self._next_prune:
+            return
+        self._next_prune = now + PRUNE_EVERY_S
+        self._save_published(db, force=True)  # prune only what is published for good
+        cutoff = time.time() - self.keep_stream_days * 86400
+        before = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(cutoff))
+        self.counters.pruned += store.prune_published(db, self.site, before)
 
     def _handle(self, db: sqlite_utils.Database, topic: str, payload: bytes) -> None:
         if topic == "":

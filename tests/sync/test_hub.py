@@ -178,6 +178,39 @@ def test_catch_up_from_a_pruned_seq_gets_a_snapshot(hub_path, station):
     assert station.changes("site", "to") == []
 
 
+def test_old_published_changes_are_pruned_and_unpublished_ones_kept(hub_path):
+    db = store.open_db(hub_path)
+    db.execute("UPDATE streams SET at = '2020-01-01T00:00:00.000Z'")
+    site_rows = query(hub_path, "SELECT count(*) FROM streams WHERE stream_key = 'site:WH1'")[0][0]
+    # One change of P2's stream not yet published: it must survive, however old.
+    db.execute(
+        "UPDATE stream_heads SET published_seq = published_seq - 1 WHERE stream_key = 'station:P2'"
+    )
+    db.execute("INSERT INTO streams VALUES ('site:OTHER', 1, 't', '{}', '2020-01-01')")
+    heads = query(hub_path, "SELECT stream_key, seq FROM stream_heads ORDER BY 1")
+    assert store.prune_published(db, SITE, "2021-01-01T00:00:00") == site_rows + 1  # + P1's
+    left = query(hub_path, "SELECT stream_key, seq FROM streams ORDER BY 1, 2")
+    assert left == [("site:OTHER", 1), ("station:P2", 1)]
+    assert query(hub_path, "SELECT stream_key, seq FROM stream_heads ORDER BY 1") == heads
+    assert store.prune_published(db, SITE, "2021-01-01T00:00:00") == 0
+    db.close()
+
+
+def test_the_hub_prunes_by_age_and_a_station_behind_gets_a_snapshot(hub_path, settings):
+    db = store.open_db(hub_path)
+    db.execute("UPDATE streams SET at = '2020-01-01T00:00:00.000Z'")
+    db.close()
+    with HubSync(hub_path, SITE, settings, poll_interval=0.05, keep_stream_days=30) as hub:
+        wait_until(lambda: hub.counters.pruned > 0, WAIT, "the hub pruning old changes")
+        assert query(hub_path, "SELECT count(*) FROM streams")[0][0] == 0
+        station = FakeStation(settings, SITE, "P1").start(WAIT)
+        try:
+            station.request(m.CatchUpRequest(station="P1", stream="site", from_seq=1))
+            assert station.wait_for(lambda: station.of(m.Snapshot), WAIT)
+        finally:
+            station.stop()
+
+
 def test_a_new_station_gets_a_snapshot_in_parts(tmp_path, settings):
     path = tmp_path / "big.db"
     seed(path, skus=300)  # 300 SKUs + 300 stock levels + 1 order: two parts
