@@ -3,29 +3,29 @@ transport."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 
-from drivers.base import Scale, Weight
+from drivers.base import Weight
 from drivers.errors import BadFrame, ScaleError
 from drivers.protocols import cas
-from drivers.scale_words import UNSTEADY, not_answering
+from drivers.scale_common import OVERLOAD, UNSTEADY, CommandScale, pause_until
 from drivers.transports.base import Transport
 
 _NOT_READY = "Scale is not ready to send a weight (it answers NAK): check its display."
-_GARBLED = (
-    "Scale sends data we cannot read: check it is set to the CAS ENQ/ACK protocol and the "
-    "serial settings match (usually 9600 8N1)."
-)
 
 
-class CasScale(Scale):
+class CasScale(CommandScale):
     """CAS ENQ/ACK scale. Each reading is ENQ, ACK, DC1, frame; ``read(stable=True)``
     repeats that every ``poll`` s until the frame says ``S``. ``answer_timeout`` is how
     long each step waits; ``silence`` how long :meth:`stream` goes on without a reading
     before giving up. The protocol has no zero or tare commands.
     """
+
+    GARBLED = (
+        "Scale sends data we cannot read: check it is set to the CAS ENQ/ACK protocol and the "
+        "serial settings match (usually 9600 8N1)."
+    )
 
     CAN_STREAM = True
 
@@ -36,12 +36,9 @@ class CasScale(Scale):
         answer_timeout: float = 0.5,
         silence: float = 2.0,
     ) -> None:
-        self.transport = transport
-        self.poll = poll
-        self.answer_timeout = answer_timeout
-        self.silence = silence
-        self._parser = cas.Parser()
-        self._port = threading.Lock()
+        super().__init__(
+            transport, cas.Parser(), poll=poll, answer_timeout=answer_timeout, silence=silence
+        )
 
     def read(self, stable: bool = True, timeout: float = 5.0) -> Weight:
         """Return one reading in grams; with ``stable`` wait for an ``S`` frame.
@@ -67,9 +64,7 @@ class CasScale(Scale):
                         raise ScaleError(UNSTEADY, "unstable")
                     if refused:
                         raise ScaleError(_NOT_READY, "busy")
-                    if garbled:
-                        raise BadFrame(_GARBLED)
-                    raise not_answering(self.transport.name)
+                    raise self._no_answer(garbled)
                 if why != "silent":
                     time.sleep(self.poll)
 
@@ -99,17 +94,10 @@ class CasScale(Scale):
                 if time.monotonic() - last_reading > self.silence:
                     if refused:
                         raise ScaleError(_NOT_READY, "busy")
-                    if garbled:
-                        raise BadFrame(_GARBLED)
-                    raise not_answering(self.transport.name)
+                    raise self._no_answer(garbled)
                 if why == "silent":
                     continue  # it already waited for the answer: ask again at once
-            while not stop() and (left := asked + self.poll - time.monotonic()) > 0:
-                time.sleep(min(left, 0.02))
-
-    def close(self) -> None:
-        """Release the port. Never raises."""
-        self.transport.close()
+            pause_until(asked + self.poll, stop)
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -128,22 +116,13 @@ class CasScale(Scale):
 
         Raises DeviceUnreachable if the port is gone.
         """
-        self.transport.reset_input()  # a late answer would pass for this one's
-        self._parser.clear()
-        self.transport.write(command)
-        until = min(deadline, time.monotonic() + self.answer_timeout)
-        while (left := until - time.monotonic()) > 0:
-            for event in self._parser.feed(self.transport.read(left)):
-                if isinstance(event, kind):
-                    return event
-        return None
+        timeout = min(deadline - time.monotonic(), self.answer_timeout)
+        return self._exchange(command, timeout, lambda event: isinstance(event, kind))
 
     @staticmethod
     def _weight(reading: cas.Reading) -> Weight:
         if reading.overload:
-            raise ScaleError(
-                "Scale overloaded: take the parcel off and weigh it again.", "overload"
-            )
+            raise ScaleError(OVERLOAD, "overload")
         if reading.unit is None:
             raise BadFrame(
                 f"Scale sends weights in {reading.unit_text!r}: set its unit to g, kg or lb."

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from drivers.base import Scale, Weight
 from drivers.errors import BadFrame, DeviceUnreachable, ScaleError
 from drivers.protocols import mt_sics
-from drivers.scale_words import NoAnswer
+from drivers.scale_common import NoAnswer
 from drivers.transports.base import Transport
 
 T = TypeVar("T")

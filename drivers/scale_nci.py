@@ -3,18 +3,23 @@ transport."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 
-from drivers.base import Scale, Weight
-from drivers.errors import BadFrame, DeviceUnreachable, ScaleError
+from drivers.base import Weight
+from drivers.errors import BadFrame, ScaleError
 from drivers.protocols import nci
-from drivers.scale_words import OVERLOAD, UNDERLOAD, UNSTEADY, not_answering, poll_stream
+from drivers.scale_common import (
+    OVERLOAD,
+    UNDERLOAD,
+    UNSTEADY,
+    CommandScale,
+    poll_stream,
+)
 from drivers.transports.base import Transport
 
 
-class NciScale(Scale):
+class NciScale(CommandScale):
     """SCP-01 scale. ``W`` answers at once, stable or not (the motion bit says which), so
     ``read(stable=True)`` polls every ``poll`` s until the motion bit clears.
 
@@ -22,6 +27,11 @@ class NciScale(Scale):
     than adequate"). The protocol has no tare command: ``CAN_TARE`` is False.
     ``silence`` is how long :meth:`stream` goes on without an answer before giving up.
     """
+
+    GARBLED = (
+        "Scale sends data we cannot read: check it is set to the NCI protocol "
+        "and the serial settings match (usually 9600 baud, 7E1)."
+    )
 
     CAN_ZERO = True
     CAN_STREAM = True
@@ -33,12 +43,9 @@ class NciScale(Scale):
         answer_timeout: float = 1.0,
         silence: float = 2.0,
     ) -> None:
-        self.transport = transport
-        self.poll = poll
-        self.answer_timeout = answer_timeout
-        self.silence = silence
-        self._parser = nci.Parser()
-        self._port = threading.Lock()
+        super().__init__(
+            transport, nci.Parser(), poll=poll, answer_timeout=answer_timeout, silence=silence
+        )
 
     def read(self, stable: bool = True, timeout: float = 5.0) -> Weight:
         """Return one reading in grams; with ``stable`` wait for the motion bit to clear.
@@ -126,10 +133,6 @@ class NciScale(Scale):
                 raise self._no_answer(self._parser.garbage > 0)
             return self._check(reply)
 
-    def close(self) -> None:
-        """Release the port. Never raises."""
-        self.transport.close()
-
     # -- plumbing -------------------------------------------------------------------------
 
     @staticmethod
@@ -183,20 +186,4 @@ class NciScale(Scale):
 
         Raises DeviceUnreachable if the port is gone.
         """
-        self.transport.reset_input()  # a late answer would pass for this one's
-        self._parser.clear()
-        self.transport.write(command)
-        deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            for reply in self._parser.feed(self.transport.read(left)):
-                if reply.kind != "units":
-                    return reply
-        return None
-
-    def _no_answer(self, garbled: bool) -> DeviceUnreachable | BadFrame:
-        if garbled:
-            return BadFrame(
-                "Scale sends data we cannot read: check it is set to the NCI protocol "
-                "and the serial settings match (usually 9600 baud, 7E1)."
-            )
-        return not_answering(self.transport.name)
+        return self._exchange(command, timeout, lambda reply: reply.kind != "units")

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 
-from drivers.base import Scale, Unit, Weight
-from drivers.errors import BadFrame, DeviceUnreachable, ScaleError
+from drivers.base import Unit, Weight
+from drivers.errors import ScaleError
 from drivers.protocols import toledo
-from drivers.scale_words import OVERLOAD, UNDERLOAD, UNSTEADY, NoAnswer, not_answering, poll_stream
+from drivers.scale_common import (
+    OVERLOAD,
+    UNDERLOAD,
+    UNSTEADY,
+    CommandScale,
+    NoAnswer,
+    poll_stream,
+)
 from drivers.transports.base import Transport
 
 
-class ToledoScale(Scale):
+class ToledoScale(CommandScale):
     """8217 scale. The protocol has no unit in its frames: ``unit`` is what the scale is set
     to (its setup menu), and must match or every weight is wrong by that factor.
 
@@ -23,6 +29,11 @@ class ToledoScale(Scale):
     within 150 ms for ``T``/``C``). ``silence`` is how long :meth:`stream` goes on without
     an answer before giving up.
     """
+
+    GARBLED = (
+        "Scale sends data we cannot read: check it is set to the Toledo 8217 "
+        "protocol and the serial settings match (usually 9600 baud, 7E1)."
+    )
 
     CAN_TARE = True
     CAN_ZERO = True
@@ -38,13 +49,10 @@ class ToledoScale(Scale):
         answer_timeout: float = 1.0,
         silence: float = 2.0,
     ) -> None:
-        self.transport = transport
+        super().__init__(
+            transport, toledo.Parser(), poll=poll, answer_timeout=answer_timeout, silence=silence
+        )
         self.unit = Unit(unit)
-        self.poll = poll
-        self.answer_timeout = answer_timeout
-        self.silence = silence
-        self._parser = toledo.Parser()
-        self._port = threading.Lock()
 
     # -- the Scale interface -------------------------------------------------------------
 
@@ -146,10 +154,6 @@ class ToledoScale(Scale):
                     "Scale kept the tare: keep the pan still and clear it again.", "busy"
                 )
 
-    def close(self) -> None:
-        """Release the port. Never raises."""
-        self.transport.close()
-
     # -- plumbing -------------------------------------------------------------------------
 
     def _read(self, timeout: float) -> Weight:
@@ -205,22 +209,11 @@ class ToledoScale(Scale):
 
         Raises DeviceUnreachable if the port is gone.
         """
-        self.transport.reset_input()  # a late answer would pass for this one's
-        self._parser.clear()
-        self.transport.write(command)
-        deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            for frame in self._parser.feed(self.transport.read(left)):
-                if isinstance(frame, toledo.StatusFrame) or (
-                    isinstance(frame, toledo.WeightFrame) and not status_only
-                ):
-                    return frame
-        return None
-
-    def _no_answer(self, garbled: bool) -> DeviceUnreachable | BadFrame:
-        if garbled:
-            return BadFrame(
-                "Scale sends data we cannot read: check it is set to the Toledo 8217 "
-                "protocol and the serial settings match (usually 9600 baud, 7E1)."
-            )
-        return not_answering(self.transport.name)
+        return self._exchange(
+            command,
+            timeout,
+            lambda f: (
+                isinstance(f, toledo.StatusFrame)
+                or (isinstance(f, toledo.WeightFrame) and not status_only)
+            ),
+        )
