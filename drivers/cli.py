@@ -270,11 +270,6 @@ def emulate_scale(args: argparse.Namespace) -> int:
             if line in ("r", "remove"):
                 emu.remove()
                 return "removed"
-            if line in ("o", "overload"):  # the HID scale reports a status instead
-                from drivers.protocols.hid_scale import Status
-
-                emu.status(Status.OVERWEIGHT)
-                return "overload: on"
             try:
                 grams = float(line)
             except ValueError:
@@ -283,8 +278,6 @@ def emulate_scale(args: argparse.Namespace) -> int:
             return f"placed {grams:g} g"
 
         help_text = f"  {'GRAMS':<18} place a parcel (settles)\n  {'r':<18} remove it"
-        if not hasattr(emu, "overload"):
-            help_text += f"\n  {'o':<18} overload (until a weight is placed)"
         return _serve(Console(emu, SCALE, pan, help_text))
 
 

@@ -75,6 +75,22 @@ class HidScaleEmulator:
         """Report a condition (OVERWEIGHT, UNDER_ZERO, FAULT ...) until the next weight."""
         self.send_raw(hid_scale.encode(status, hid_scale.UNIT_CODES[self.unit], 0, 0))
 
+    def overload(self, on: bool = True) -> None:
+        """Report overweight until switched off (or a weight is set), as the serial
+        scale emulators do."""
+        self._condition(hid_scale.Status.OVERWEIGHT, on)
+
+    def underload(self, on: bool = True) -> None:
+        """Report under zero (the pan lifted off) until switched off."""
+        self._condition(hid_scale.Status.UNDER_ZERO, on)
+
+    def _condition(self, status: hid_scale.Status, on: bool) -> None:
+        if on:
+            self.status(status)
+        else:
+            with self._lock:
+                self._raw = None
+
     def send_raw(self, report: bytes) -> None:
         """Send ``report`` (any bytes, e.g. garbage) in place of the weight reports."""
         with self._lock:

@@ -15,7 +15,7 @@ from drivers.base import PrinterState
 from drivers.emulators.controls import LABEL_PRINTER, SCALE, Console
 from drivers.emulators.nci_scale import NciScaleEmulator
 from drivers.emulators.zpl_printer import ZplPrinterEmulator
-from drivers.errors import DeviceUnreachable
+from drivers.errors import DeviceUnreachable, ScaleError
 from drivers.urls import open_label_printer, open_scale, open_slip_printer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,6 +92,20 @@ def test_scale_motion_hang_and_ok():
             emu.type("ok")
             weight = scale.read(timeout=2)
             assert weight.stable and weight.grams == pytest.approx(500, abs=2.5)
+        finally:
+            scale.close()
+
+
+def test_hid_scale_overload_by_the_same_word_and_cleared_by_ok():
+    with emulate("scale", "--protocol", "hid", "--weight", "250") as emu:
+        scale = open_scale(emu.url)
+        try:
+            assert emu.type("o") == "overload: on"
+            with pytest.raises(ScaleError) as info:
+                scale.read(timeout=1)
+            assert info.value.condition == "overload"
+            assert emu.type("ok") == "ok: every fault cleared"
+            assert scale.read(timeout=2).grams == 250
         finally:
             scale.close()
 
