@@ -135,6 +135,12 @@ class PrinterStatus:
         bad = [words[c] for c in self.conditions if c in words]
         return "; ".join(bad) if bad else "ready"
 
+    def describe_all(self) -> str:
+        """:meth:`describe`, and the printer's own detail when it says more (a ``~HQES``
+        detail often only repeats the condition)."""
+        words = self.describe()
+        return words + (f" ({self.detail})" if self.detail and self.detail not in words else "")
+
 
 class LabelPrinter(abc.ABC):
     """A label printer taking raw bytes in its own language (ZPL)."""

@@ -91,9 +91,7 @@ class EscposSlipPrinter(SlipPrinter):
             if self.check_status:
                 status = self._paper()
                 if not status.ready:
-                    words = f"Slip printer {status.describe().replace('labels/paper', 'paper')}"
-                    if status.detail:
-                        words += f" ({status.detail})"
+                    words = f"Slip printer {status.describe_all().replace('labels/paper', 'paper')}"
                     raise PrinterFault(words + ".", [str(c) for c in status.conditions])
             try:
                 # _raw is python-escpos's one transport primitive; the bytes were made by

@@ -277,6 +277,4 @@ def print_test(url: str) -> tuple[bool, list[str]]:
 def _status_words(status: PrinterStatus, can_status: bool) -> str:
     if not can_status:
         return "this connection cannot report status"
-    words = status.describe()
-    # ~HQES details often name the very condition already described: say it once.
-    return words + (f" ({status.detail})" if status.detail and status.detail not in words else "")
+    return status.describe_all()
