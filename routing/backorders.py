@@ -99,8 +99,11 @@ def _open_lines(db: sqlite_utils.Database, order_ids: list[str]) -> dict[str, se
 def _stock_came_in(db, sites: list[str], skus: set[str], since: str) -> bool:
     # Ledger times are the hub's clock (ISO 8601 UTC, comparable as text) for receipts
     # and releases; a movement given an older time by its caller is seen at the next one.
+    # At or after: the clock has milliseconds, and a receipt in the millisecond of the hold
+    # must not wait for the next arrival (one stamped just before the hold at worst sends
+    # the order round the queue once more, and the new hold is later than it).
     row = db.execute(
-        "SELECT 1 FROM ledger WHERE qty > 0 AND at > ? "
+        "SELECT 1 FROM ledger WHERE qty > 0 AND at >= ? "
         "AND site IN (SELECT value FROM json_each(?)) "
         "AND sku IN (SELECT value FROM json_each(?)) LIMIT 1",
         [since, json.dumps(sites), json.dumps(sorted(skus))],

@@ -17,7 +17,11 @@ if TYPE_CHECKING:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``hub`` to the ``doms`` command line."""
     hub = subparsers.add_parser(
-        "hub", help="the site's hub: database and sync", description="The hub of a site."
+        "hub",
+        help="the central node: orders in, routed to sites, out to stations",
+        description="The central node: takes orders in from the sales channels, holds the "
+        "inventory of every site, routes each order to the site that ships it, and syncs "
+        "with the stations.",
     )
     subs = hub.add_subparsers(dest="hub_command", metavar="ACTION", required=True)
 

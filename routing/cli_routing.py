@@ -1,4 +1,4 @@
-"""``doms hub site|route|route-pending|explain|requeue|safety-stock``: thin wrappers over
+"""``doms hub site|route|route-pending|explain|requeue|atp|safety-stock``: thin wrappers over
 ``routing.sites``, ``routing.dispatch``, ``routing.backorders`` and ``routing.atp``."""
 
 from __future__ import annotations
@@ -109,6 +109,22 @@ def register(subs: argparse._SubParsersAction) -> None:
     requeue.set_defaults(func=hub_requeue)
 
     from routing.intake.model import CHANNELS
+
+    avail = subs.add_parser(
+        "atp",
+        help="show available to promise per SKU, per site and in total",
+        description="Print each SKU's available to promise: per site (on hand less "
+        "reservations), the demand not routed yet, the total, and with --channel what that "
+        "channel may sell (the total less its safety stock).",
+    )
+    avail.add_argument("skus", nargs="*", metavar="SKU", help="SKUs to show (default: all)")
+    avail.add_argument("--db", required=True, help="hub database file")
+    avail.add_argument(
+        "--channel", action="append", default=[], choices=CHANNELS,
+        help="also show what this channel may sell (repeatable)",
+    )  # fmt: skip
+    avail.add_argument("--json", action="store_true", help="print JSON")
+    avail.set_defaults(func=hub_atp)
 
     safety = subs.add_parser(
         "safety-stock",
@@ -280,3 +296,41 @@ def hub_safety_stock(args: argparse.Namespace) -> int:
         return 1
     print(f"{args.channel}: {args.units} units of {args.sku} held back")
     return 0
+
+
+def hub_atp(args: argparse.Namespace) -> int:
+    """Print available to promise per SKU; 1 when a SKU asked for is not known."""
+    from routing import atp, store
+
+    db = store.open_db(args.db)
+    every = atp.atp_all(db)
+    unknown = [sku for sku in args.skus if sku not in every]
+    rows = [every[sku] for sku in args.skus if sku in every] if args.skus else list(every.values())
+    by_channel = {ch: atp.channel_atp(db, ch) for ch in args.channel}
+    if args.json:
+        out = [
+            {"sku": a.sku, "by_site": a.by_site, "unrouted": a.unrouted, "total": a.total,
+             "channels": {ch: got.get(a.sku, 0) for ch, got in by_channel.items()}}
+            for a in rows
+        ]  # fmt: skip
+        print(json.dumps(out, indent=2))
+    else:
+        sites = sorted({site for a in rows for site in a.by_site})
+        head = ["sku", *sites, "unrouted", "total", *by_channel]
+        table = [
+            [a.sku, *(str(a.by_site.get(s, 0)) for s in sites), str(a.unrouted), str(a.total),
+             *(str(got.get(a.sku, 0)) for got in by_channel.values())]
+            for a in rows
+        ]  # fmt: skip
+        widths = [max(len(r[i]) for r in [head, *table]) for i in range(len(head))]
+        for r in [head, *table]:
+            cells = [
+                r[0].ljust(widths[0]),
+                *(c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=True)),
+            ]
+            print("  ".join(cells).rstrip())
+    for sku in unknown:
+        print(
+            f"doms hub atp: SKU {sku} is neither in the catalogue nor the ledger", file=sys.stderr
+        )
+    return 1 if unknown else 0

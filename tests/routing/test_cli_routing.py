@@ -9,11 +9,11 @@ import pytest
 
 from doms.cli import build_parser, main
 from routing import atp, feed, sites, store
-from routing.dispatch import RoutingLoop
+from routing.dispatch import RoutingLoop, route_pending
 
 from .twosite import NYC, SF, add_order, csv_order, make_hub, order_row
 
-COMMANDS = {"site", "route", "route-pending", "explain", "requeue", "safety-stock"}
+COMMANDS = {"site", "route", "route-pending", "explain", "requeue", "atp", "safety-stock"}
 
 
 @pytest.fixture
@@ -145,6 +145,27 @@ def test_safety_stock_sets_the_channels_hold_back(hub):
     assert main(["hub", "safety-stock", "--db", hub, "--channel", "shopify", "--sku",
                  "SKU-A", "--units", "3"]) == 0  # fmt: skip
     assert atp.safety_stock(store.open_db(hub), "shopify") == ({"SKU-A": 3}, 0)
+
+
+def test_atp_shows_each_site_the_unrouted_demand_and_the_channels_share(hub, capsys):
+    db = store.open_db(hub)
+    add_order(db, "1", NYC, ("SKU-A", 4))  # new: lowers the total, not a site
+    atp.set_safety_stock(db, "shopify", "SKU-A", 5)
+    assert main(["hub", "atp", "--db", hub, "SKU-A", "SKU-B", "--channel", "shopify"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["sku", "WH1", "WH2", "unrouted", "total", "shopify"]
+    assert lines[1].split() == ["SKU-A", "10", "10", "4", "16", "11"]
+    assert lines[2].split() == ["SKU-B", "0", "5", "0", "5", "5"]
+    route_pending(db)  # routed: the demand is now a reservation at one site
+    assert main(["hub", "atp", "--db", hub, "SKU-A", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["unrouted"] == 0 and row["total"] == 16
+    assert sorted(row["by_site"].values()) == [6, 10]
+
+
+def test_atp_names_an_unknown_sku(hub, capsys):
+    assert main(["hub", "atp", "--db", hub, "NOPE"]) == 1
+    assert "NOPE" in capsys.readouterr().err
 
 
 def test_safety_stock_refuses_an_unknown_sku(hub, capsys):
