@@ -20,8 +20,11 @@ ships fewer units:
 
 The comparison is with the stored channel lines, and the hub's units are brought down to
 the channel's count (a difference of state, not of events), so the same delivery twice
-changes nothing the second time. More units than before are not added: an increase is a
-new order, and the outcome says so. A channel that sends whole orders (Shopify, Amazon,
+changes nothing the second time. More units than before are added only for Shopify,
+whose order edits add lines and units (:mod:`routing.intake.additions`); on the other
+channels an increase is a new order, and the outcome says so. :func:`apply_change` applies
+a change the channel announces by itself (Shopify ``orders/edited``, Amazon
+``ORDER_CHANGE``), once per change id. A channel that sends whole orders (Shopify, Amazon,
 TikTok) has a line it no longer lists at 0; a CSV re-import leaves a row it does not have
 as it was (qty 0 cancels a line there).
 """
