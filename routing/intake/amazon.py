@@ -14,7 +14,21 @@ Fields used: ``AmazonOrderId`` (id and reference), ``PurchaseDate``, ``OrderStat
 ``StateOrRegion``, ``PostalCode``, ``CountryCode``, ``Phone``) and per item
 ``OrderItemId``, ``SellerSKU``, ``ASIN``, ``QuantityOrdered`` - ``QuantityShipped``,
 ``ItemPrice`` (the line total: the unit price is it divided by the quantity),
-``ShippingPrice``, ``ItemTax``, ``PromotionDiscount``.
+``ShippingPrice``, ``ItemTax``, ``PromotionDiscount``, and ``BuyerRequestedCancel``
+(``IsBuyerRequestedCancel``, ``BuyerCancelReason``).
+
+A buyer's cancellation request: after the first 30 minutes only the seller can cancel an
+Amazon order, and Amazon shows the buyer's request on each item (``IsBuyerRequestedCancel``
+``"true"``, with ``BuyerCancelReason``) and expects the seller to cancel it. An item so
+marked has its unshipped units cancelled (its line at 0, ``removed_why`` ``buyer requested
+cancel: <reason>``), and an order whose every item is marked is a cancellation.
+
+:func:`parse_order_change` reads the ``ORDER_CHANGE`` notification (the SQS message body
+Amazon sends when an order changes): a ``BuyerRequestedChange`` whose items carry
+``IsBuyerRequestedCancel`` takes their unshipped units off (a :class:`Change` keyed by
+``NotificationId``), ``OrderStatus`` ``Canceled`` cancels the order; anything else is a
+skip: the notification has no address or prices, so a new or changed order is taken in
+from ``getOrder`` + ``getOrderItems``.
 
 Skipped, not refused: orders Amazon fulfils (``AFN``), ``Pending`` ones (no address until
 payment is authorised: import them again once ``Unshipped``), canceled or shipped ones.
@@ -30,6 +44,7 @@ import msgspec
 
 from routing.intake.model import (
     Address,
+    Change,
     IncomingOrder,
     IntakeError,
     Line,
@@ -77,6 +92,16 @@ class _Order(msgspec.Struct, rename="pascal"):
     shipping_address: _Address | None = None
 
 
+class _BuyerCancel(msgspec.Struct, rename="pascal"):
+    # Orders v0 sends the flag as the string "true"/"false"; ORDER_CHANGE as a boolean.
+    is_buyer_requested_cancel: str | bool = False
+    buyer_cancel_reason: str = ""
+
+
+def _flag(value: str | bool | None) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
 class _Item(msgspec.Struct, rename="pascal"):
     order_item_id: str
     quantity_ordered: int
@@ -89,6 +114,15 @@ class _Item(msgspec.Struct, rename="pascal"):
     item_tax: _Money | None = None
     shipping_tax: _Money | None = None
     promotion_discount: _Money | None = None
+    buyer_requested_cancel: _BuyerCancel | None = None
+
+    @property
+    def cancel_requested(self) -> str:
+        """``buyer requested cancel: <reason>`` when the buyer asked to cancel it, else ""."""
+        request = self.buyer_requested_cancel
+        if request is None or not _flag(request.is_buyer_requested_cancel):
+            return ""
+        return f"buyer requested cancel: {text(request.buyer_cancel_reason) or 'no reason given'}"
 
 
 _URGENT = {"NextDay", "SameDay"}
@@ -175,6 +209,10 @@ def _parse_one(payload: dict, raw_items: list[dict]) -> IncomingOrder | Skipped:
         qty = item.quantity_ordered - item.quantity_shipped
         if qty <= 0:
             continue  # shipped already (a PartiallyShipped order)
+        # A buyer's request to cancel: Amazon expects the seller to cancel the units not
+        # shipped, so they are not packed (the line stays, at 0, so that an order the hub
+        # has loses them: routing.intake.amend).
+        why = item.cancel_requested
         keys = [ProductKey("seller_sku", text(item.seller_sku))] if text(item.seller_sku) else []
         if item.asin:
             keys.append(ProductKey("asin", item.asin))
@@ -183,11 +221,14 @@ def _parse_one(payload: dict, raw_items: list[dict]) -> IncomingOrder | Skipped:
             # ItemPrice is the line's price: the unit price times QuantityOrdered.
             unit = (item.item_price.amount / item.quantity_ordered).quantize(Decimal("0.01"))
         lines.append(
-            Line(line_id=item.order_item_id, keys=tuple(keys), qty=qty, unit_price=unit,
-                 title=item.title)
+            Line(line_id=item.order_item_id, keys=tuple(keys), qty=0 if why else qty,
+                 unit_price=unit, title=item.title, removed_why=why)
         )  # fmt: skip
     if not lines:
         return Skipped("amazon", order.amazon_order_id, "has nothing left to ship")
+    if not any(line.qty for line in lines):
+        reasons = sorted({line.removed_why for line in lines})
+        return Skipped("amazon", order.amazon_order_id, "; ".join(reasons), cancelled=True)
     country = country_code(a.country_code or "", f"{where}: CountryCode")
     street2 = ", ".join(p for p in (text(a.address_line2), text(a.address_line3)) if p)
     placed = utc(order.purchase_date)
@@ -235,3 +276,83 @@ def _sum(amounts) -> Decimal | None:
 
 def _currency(items: list[_Item]) -> str:
     return next((i.item_price.currency_code for i in items if i.item_price), "")
+
+
+# -- ORDER_CHANGE notifications ---------------------------------------------------------------
+class _ChangeItem(msgspec.Struct, rename="pascal"):
+    order_item_id: str
+    quantity: int = 0
+    quantity_shipped: int = 0
+    is_buyer_requested_cancel: str | bool = False
+
+
+class _ChangeSummary(msgspec.Struct, rename="pascal", frozen=True):
+    order_status: str = ""
+    fulfillment_type: str = "MFN"
+    order_items: list[_ChangeItem] = []
+
+
+class _ChangeTrigger(msgspec.Struct, rename="pascal", frozen=True):
+    time_of_order_change: dt.datetime | None = None
+    change_reason: str = ""
+
+
+class _OrderChange(msgspec.Struct, rename="pascal"):
+    amazon_order_id: str
+    order_change_type: str = ""
+    order_change_trigger: _ChangeTrigger = _ChangeTrigger()
+    summary: _ChangeSummary = _ChangeSummary()
+
+
+def is_order_change(data: Any) -> bool:
+    """Whether ``data`` is an SP-API ``ORDER_CHANGE`` notification."""
+    return (
+        isinstance(data, dict)
+        and data.get("NotificationType") == "ORDER_CHANGE"
+        and isinstance(data.get("Payload"), dict)
+    )
+
+
+def parse_order_change(data: Any) -> Parsed:
+    """An ``ORDER_CHANGE`` notification (decoded) -> a :class:`Change` (units the buyer
+    asked to cancel), a cancellation, or a skip. Raises IntakeError."""
+    try:
+        change = msgspec.convert(data["Payload"].get("OrderChangeNotification"), _OrderChange)
+        notification_id = str(data.get("NotificationMetadata", {})["NotificationId"])
+    except (msgspec.ValidationError, KeyError, AttributeError, TypeError) as exc:
+        raise IntakeError(f"amazon ORDER_CHANGE: {exc}") from None
+    order_id = change.amazon_order_id
+    summary = change.summary
+    if summary.fulfillment_type == "AFN":
+        return [Skipped("amazon", order_id, "is fulfilled by Amazon (AFN)")]
+    if summary.order_status == "Canceled":
+        return [Skipped("amazon", order_id, "is canceled (ORDER_CHANGE)", cancelled=True)]
+    removed = {
+        item.order_item_id: item.quantity - item.quantity_shipped
+        for item in summary.order_items
+        if _flag(item.is_buyer_requested_cancel) and item.quantity > item.quantity_shipped
+    }
+    if change.order_change_type != "BuyerRequestedChange" or not removed:
+        return [
+            Skipped(
+                "amazon",
+                order_id,
+                f"ORDER_CHANGE {change.order_change_type or '?'} to {summary.order_status or '?'}"
+                ": nothing to apply (take the order in from getOrder + getOrderItems)",
+            )  # fmt: skip
+        ]
+    reason = text(change.order_change_trigger.change_reason)
+    why = "buyer requested cancel"
+    if reason and reason.lower() != why:
+        why = f"{why}: {reason}"
+    at = change.order_change_trigger.time_of_order_change
+    return [
+        Change(
+            channel="amazon",
+            channel_order_id=order_id,
+            change_id=f"notification:{notification_id}",
+            at=utc(at) if at else None,
+            removed=removed,
+            why=why,
+        )  # fmt: skip
+    ]

@@ -20,8 +20,11 @@ ships fewer units:
 
 The comparison is with the stored channel lines, and the hub's units are brought down to
 the channel's count (a difference of state, not of events), so the same delivery twice
-changes nothing the second time. More units than before are not added: an increase is a
-new order, and the outcome says so. A channel that sends whole orders (Shopify, Amazon,
+changes nothing the second time. More units than before are added only for Shopify,
+whose order edits add lines and units (:mod:`routing.intake.additions`); on the other
+channels an increase is a new order, and the outcome says so. :func:`apply_change` applies
+a change the channel announces by itself (Shopify ``orders/edited``, Amazon
+``ORDER_CHANGE``), once per change id. A channel that sends whole orders (Shopify, Amazon,
 TikTok) has a line it no longer lists at 0; a CSV re-import leaves a row it does not have
 as it was (qty 0 cancels a line there).
 """
@@ -36,30 +39,109 @@ import sqlite_utils
 
 from doms.db import now_iso, transaction
 from routing import feed
-from routing.intake.model import IncomingOrder, Line
+from routing.intake.model import Change, IncomingOrder, Line
 from routing.intake.orders import Intake, relink
 from routing.store import station_key
 
 # Channels whose re-sent order lists every line: a line missing from it has no units left.
 _WHOLE_ORDERS = {"shopify", "amazon", "tiktok"}
+# Channels whose orders may gain lines and units after intake (Shopify's order edits); on
+# the others, more units than before are a mistake or a new order, and are not added.
+_ADDS = {"shopify"}
 
 
 def reconcile(db: sqlite_utils.Database, order_id: str, incoming: IncomingOrder) -> Intake:
     """Bring hub order ``order_id`` (taken in from ``incoming``'s channel order before)
-    down to ``incoming``'s line quantities, in one transaction. Returns the outcome:
-    ``duplicate`` when no line has fewer units than before, ``amended`` (``hold_reason``
-    naming units too late to take back, and increases not applied), or ``cancelled`` /
-    ``not_cancelled`` when every line is at 0."""
+    down to ``incoming``'s line quantities, in one transaction (and, for Shopify, whose
+    order edits add lines and units, up: :mod:`routing.intake.additions`). Returns the
+    outcome: ``duplicate`` when no line changed, ``amended`` (``hold_reason`` naming
+    units too late to take back, why the channel removed units when it says, and
+    increases not applied), or ``cancelled`` / ``not_cancelled`` when every line is at 0."""
     key = (incoming.channel, incoming.channel_order_id)
     with transaction(db):
         stored = _stored(db, order_id)
         wanted, notes = _compare(stored, incoming)
+        added, new_lines = _increases(stored, incoming)
+        if stored.channel not in _ADDS:
+            notes += [
+                f"line {n}: {stored.lines[n - 1].qty + more} units now, "
+                f"{stored.lines[n - 1].qty} before: more units are not added "
+                "(take them as a new order)"
+                for n, more in sorted(added.items())
+            ]
+            added, new_lines = {}, []
         refunds = tuple(dict.fromkeys((*stored.refunds, *incoming.refunds)))
-        if not wanted:
-            if refunds != stored.refunds:
-                _store(db, order_id, stored, {}, refunds)
+        updated = max(
+            (t for t in (stored.updated_at, incoming.updated_at) if t is not None), default=None
+        )
+        if not wanted and not added and not new_lines:
+            if refunds != stored.refunds or updated != stored.updated_at:
+                view = msgspec.structs.replace(stored, updated_at=updated)
+                _store(db, order_id, view, {}, refunds)
             return Intake(order_id, *key, "duplicate", "; ".join(notes) or None)
-        return _apply(db, order_id, stored, wanted, refunds, notes, key)
+        stored = msgspec.structs.replace(stored, updated_at=updated)
+        return _change(db, order_id, stored, wanted, added, new_lines, refunds, notes, key)
+
+
+def apply_change(db: sqlite_utils.Database, change: Change) -> Intake | None:
+    """Apply a channel's :class:`~routing.intake.model.Change` (a Shopify order edit, an
+    Amazon ORDER_CHANGE) to the hub's order of that channel order, once per
+    ``change_id``, in one transaction. Returns None when the hub does not have the order;
+    else the outcome, as :func:`reconcile`'s. A change no newer than the channel's copy
+    of the order the hub holds (``updated_at``: Shopify sends ``orders/updated`` for every
+    edit too, in no set order) is already counted, and changes nothing."""
+    row = db.execute(
+        "SELECT order_id FROM channel_orders WHERE channel = ? AND channel_order_id = ?",
+        [change.channel, change.channel_order_id],
+    ).fetchone()
+    if row is None:
+        return None
+    order_id = row[0]
+    key = (change.channel, change.channel_order_id)
+    with transaction(db):
+        stored = _stored(db, order_id)
+        if change.change_id in stored.refunds:
+            return Intake(order_id, *key, "duplicate")
+        refunds = (*stored.refunds, change.change_id)
+        if stored.updated_at and change.at and change.at <= stored.updated_at:
+            _store(db, order_id, stored, {}, refunds)
+            return Intake(order_id, *key, "duplicate", "already counted in the order's copy")
+        line_no = {line.line_id: n for n, line in enumerate(stored.lines, 1)}
+        notes = [
+            f"line item {lid}: not in the hub's copy of the order, {units} unit(s) not removed"
+            for lid, units in sorted(change.removed.items())
+            if lid not in line_no
+        ]
+        wanted = {
+            line_no[lid]: max(0, stored.lines[line_no[lid] - 1].qty - units)
+            for lid, units in change.removed.items()
+            if lid in line_no and stored.lines[line_no[lid] - 1].qty
+        }
+        added = {line_no[lid]: units for lid, units in change.added.items() if lid in line_no}
+        notes += [
+            f"line item {lid}: {units} unit(s) added; the edit does not name the product, "
+            "so it is taken in from the order's next orders/updated"
+            for lid, units in sorted(change.added.items())
+            if lid not in line_no
+        ]
+        for n in sorted(wanted):
+            gone = stored.lines[n - 1].qty - wanted[n]
+            if change.why:
+                notes.append(
+                    f"line {n}: {gone} unit{'' if gone == 1 else 's'} cancelled ({change.why})"
+                )
+        if change.why:
+            stored = msgspec.structs.replace(
+                stored,
+                lines=tuple(
+                    msgspec.structs.replace(line, removed_why=change.why) if n in wanted else line
+                    for n, line in enumerate(stored.lines, 1)
+                ),
+            )
+        if not wanted and not added:
+            _store(db, order_id, stored, {}, refunds)
+            return Intake(order_id, *key, "duplicate", "; ".join(notes) or None)
+        return _change(db, order_id, stored, wanted, added, [], refunds, notes, key)
 
 
 def remove_units(
@@ -81,7 +163,7 @@ def remove_units(
         if not wanted:
             _store(db, order_id, stored, {}, refunds)
             return Intake(order_id, *key, "duplicate")
-        return _apply(db, order_id, stored, wanted, refunds, [], key)
+        return _change(db, order_id, stored, wanted, {}, [], refunds, [], key)
 
 
 # -- comparing ------------------------------------------------------------------------------
@@ -103,12 +185,23 @@ def _compare(stored: IncomingOrder, incoming: IncomingOrder) -> tuple[dict[int, 
         qty = gone if new is None else new.qty
         if qty < line.qty:
             wanted[n] = qty
-        elif qty > line.qty:
-            notes.append(
-                f"line {n}: {qty} units now, {line.qty} before: more units are not added "
-                "(take them as a new order)"
-            )
+            why = new.removed_why if new is not None else ""
+            if why:
+                gone = line.qty - qty
+                notes.append(f"line {n}: {gone} unit{'' if gone == 1 else 's'} cancelled ({why})")
     return wanted, notes
+
+
+def _increases(stored: IncomingOrder, incoming: IncomingOrder) -> tuple[dict[int, int], list]:
+    """``({line_no: more units}, [incoming lines the stored order does not have]``)."""
+    matched = _match(stored.lines, incoming.lines)
+    added = {
+        n: matched[n].qty - line.qty
+        for n, line in enumerate(stored.lines, 1)
+        if n in matched and matched[n].qty > line.qty
+    }
+    known = {id(line) for line in matched.values()}
+    return added, [line for line in incoming.lines if id(line) not in known and line.qty]
 
 
 def _match(old: Iterable[Line], new: Iterable[Line]) -> dict[int, Line]:
@@ -134,6 +227,19 @@ def _match(old: Iterable[Line], new: Iterable[Line]) -> dict[int, Line]:
 
 
 # -- applying ---------------------------------------------------------------------------------
+def _change(db, order_id, stored, wanted, added, new_lines, refunds, notes, key) -> Intake:
+    """Units added first (so an edit that swaps every line for new ones is no
+    cancellation), then units removed."""
+    if added or new_lines:
+        from routing.intake.additions import add_units
+
+        stored, more = add_units(db, order_id, stored, added, new_lines, refunds)
+        notes = notes + more
+        if not wanted:
+            return Intake(order_id, *key, "amended", "; ".join(notes) or None)
+    return _apply(db, order_id, stored, wanted, refunds, notes, key)
+
+
 def _apply(db, order_id, stored, wanted, refunds, notes, key) -> Intake:
     _store(db, order_id, stored, wanted, refunds)
     lines = [wanted.get(n, line.qty) for n, line in enumerate(stored.lines, 1)]

@@ -13,15 +13,16 @@ from routing.intake.model import CHANNELS, IntakeError, Parsed
 
 def detect(data: Any) -> str:
     """The channel whose shape decoded JSON ``data`` has. Raises IntakeError."""
-    if amazon.is_amazon(data):
+    if amazon.is_amazon(data) or amazon.is_order_change(data):
         return "amazon"
     if tiktok.is_tiktok(data):
         return "tiktok"
-    if shopify.is_shopify(data):
+    if shopify.is_shopify(data) or shopify.is_order_edit(data):
         return "shopify"
     raise IntakeError(
-        "not an order shape doms knows: expected a Shopify order, SP-API getOrder + "
-        "getOrderItems responses, TikTok Shop order detail, or the doms order CSV"
+        "not an order shape doms knows: expected a Shopify order or order edit, SP-API "
+        "getOrder + getOrderItems responses or an ORDER_CHANGE notification, TikTok Shop "
+        "order detail, or the doms order CSV"
     )
 
 
@@ -46,5 +47,9 @@ def parse_bytes(
     except msgspec.DecodeError as exc:
         raise IntakeError(f"not JSON: {exc}") from None
     channel = channel or detect(data)
+    if channel == "shopify" and shopify.is_order_edit(data):
+        return channel, [shopify.parse_edit(data)]
+    if channel == "amazon" and amazon.is_order_change(data):
+        return channel, amazon.parse_order_change(data)
     parser = {"shopify": shopify.parse, "amazon": amazon.parse, "tiktok": tiktok.parse}
     return channel, parser[channel](data)

@@ -84,6 +84,9 @@ class Line(msgspec.Struct, frozen=True, kw_only=True):
     qty: int  # 0: the channel removed every unit of the line (refunded, cancelled, edited out)
     unit_price: Decimal | None = None
     title: str = ""
+    # Why the channel took units off the line, when it says ("buyer requested cancel:
+    # Order placed by mistake" on Amazon): the amendment's outcome and log name it.
+    removed_why: str = ""
 
     @property
     def key(self) -> ProductKey:
@@ -119,6 +122,9 @@ class IncomingOrder(msgspec.Struct, frozen=True, kw_only=True):
     # The channel's refunds (Shopify refund ids) already counted in the lines' quantities:
     # a refunds/create delivery of one of them changes nothing.
     refunds: tuple[str, ...] = ()
+    # When the channel last changed the order (Shopify ``updated_at``): a change event
+    # (``orders/edited``) no newer than this is already counted in the lines.
+    updated_at: dt.datetime | None = None
 
     @property
     def order_id(self) -> str:
@@ -136,7 +142,27 @@ class Skipped(msgspec.Struct, frozen=True):
     cancelled: bool = False
 
 
-Parsed = list[IncomingOrder | Skipped]
+class Change(msgspec.Struct, frozen=True, kw_only=True):
+    """A change of some lines of a channel order the channel announces by itself, not by
+    sending the whole order again: a Shopify order edit (``orders/edited``), an Amazon
+    ``ORDER_CHANGE`` notification. ``removed`` and ``added`` are units per channel line
+    id; ``change_id`` makes a second delivery of the same change count once."""
+
+    channel: str
+    channel_order_id: str
+    change_id: str
+    at: dt.datetime | None = None  # when the channel made the change
+    removed: dict[str, int] = {}
+    added: dict[str, int] = {}
+    why: str = ""  # the channel's reason, for the outcome and the log
+
+    @property
+    def order_id(self) -> str:
+        """The hub's order id for the changed channel order."""
+        return f"{ORDER_ID_PREFIX[self.channel]}-{self.channel_order_id}"
+
+
+Parsed = list[IncomingOrder | Skipped | Change]
 
 
 # -- checks ------------------------------------------------------------------------------

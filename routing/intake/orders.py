@@ -24,7 +24,7 @@ import sqlite_utils
 from doms.db import now_iso, transaction
 from routing.intake import skumap
 from routing.intake.formats import parse_bytes
-from routing.intake.model import IncomingOrder, IntakeError, Skipped, iso, ship_to_map
+from routing.intake.model import Change, IncomingOrder, IntakeError, Skipped, iso, ship_to_map
 
 
 class Intake(msgspec.Struct, frozen=True):
@@ -64,17 +64,36 @@ def import_bytes(
 ) -> Report:
     """Parse ``raw`` (channel detected unless given; ``name`` is the file name, which
     tells a CSV) and take its orders in, all or none; orders the channel cancelled are
-    cancelled at the hub when it has them (:mod:`routing.intake.cancel`). Raises
-    IntakeError for input that cannot be read; nothing is stored then."""
+    cancelled at the hub when it has them (:mod:`routing.intake.cancel`), and changes
+    (a Shopify order edit, an Amazon ORDER_CHANGE) applied to them
+    (:func:`routing.intake.amend.apply_change`). Raises IntakeError for input that
+    cannot be read; nothing is stored then."""
+    from routing.intake.amend import apply_change
     from routing.intake.cancel import cancel_from_channel
 
     found, parsed = parse_bytes(raw, channel=channel, name=name)
     orders = [p for p in parsed if isinstance(p, IncomingOrder)]
     skipped = [p for p in parsed if isinstance(p, Skipped)]
+    changes = [p for p in parsed if isinstance(p, Change)]
     with transaction(db):
         results = take_in(db, orders, source=source or f"file:{name or '-'}")
         cancelled, skipped = cancel_from_channel(db, skipped)
+        for change in changes:
+            outcome = apply_change(db, change)
+            if outcome is None:
+                skipped.append(unknown_order(change))
+            else:
+                results.append(outcome)
     return Report(found, results + cancelled, skipped)
+
+
+def unknown_order(change: Change) -> Skipped:
+    """The skip for a change of an order the hub never took in."""
+    return Skipped(
+        change.channel, change.channel_order_id,
+        f"{change.change_id}: the order is not at the hub, so the change is not applied "
+        "(the order, when it comes, is taken in as the channel sends it then)",
+    )  # fmt: skip
 
 
 def take_in(

@@ -18,6 +18,11 @@ when every unit was removed, and an order with every line at 0 is a cancellation
 Shopify has no ship-by date: it is placed + one business day.
 
 :func:`parse_refund` reads the ``refunds/create`` body: the units each line lost.
+:func:`parse_edit` reads the ``orders/edited`` body (``{"order_edit": {...}}``): the edit's
+``id``, ``order_id``, ``committed_at`` (REST 2024-07 on; else ``created_at``) and
+``line_items.additions`` / ``.removals``, each ``{"id": line item id, "delta": units}``.
+It names line items, not products: a line item the edit added is only known by id until
+the order's own ``orders/updated`` body (which Shopify sends for every edit) lists it.
 
 :func:`verify_hmac` checks ``X-Shopify-Hmac-Sha256``: the base64 HMAC-SHA256 of the raw
 request body keyed with the app's client secret, compared in constant time.
@@ -36,6 +41,7 @@ import msgspec
 
 from routing.intake.model import (
     Address,
+    Change,
     IncomingOrder,
     IntakeError,
     Line,
@@ -115,6 +121,26 @@ class _Order(msgspec.Struct):
     total_discounts: Decimal | None = None
     total_price: Decimal | None = None
     refunds: list[_Refund] = []
+    updated_at: dt.datetime | None = None
+
+
+class _Delta(msgspec.Struct):
+    id: int
+    delta: int
+
+
+class _EditLines(msgspec.Struct, frozen=True):
+    additions: list[_Delta] = []
+    removals: list[_Delta] = []
+
+
+class _Edit(msgspec.Struct):
+    id: int
+    order_id: int
+    created_at: dt.datetime | None = None
+    committed_at: dt.datetime | None = None
+    line_items: _EditLines = _EditLines()
+    staff_note: str | None = None
 
 
 # A refund of units already shipped (a return) is money back, not fewer units to ship.
@@ -145,6 +171,37 @@ def parse_refund(data: Any) -> Refund:
             key = str(item.line_item_id)
             units[key] = units.get(key, 0) + item.quantity
     return Refund(str(refund.order_id), str(refund.id), units)
+
+
+def is_order_edit(data: Any) -> bool:
+    """Whether ``data`` is an ``orders/edited`` body."""
+    return isinstance(data, dict) and isinstance(data.get("order_edit"), dict)
+
+
+def parse_edit(data: Any) -> Change:
+    """The ``orders/edited`` body -> :class:`Change` (units per line item id). Raises
+    IntakeError."""
+    body = data.get("order_edit") if isinstance(data, dict) else None
+    try:
+        edit = msgspec.convert(body, _Edit)
+    except msgspec.ValidationError as exc:
+        raise IntakeError(f"shopify order edit: {exc}") from None
+
+    def units(deltas: list[_Delta]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for d in deltas:
+            if d.delta < 0:
+                raise IntakeError(f"shopify order edit {edit.id}: line item {d.id} delta < 0")
+            if d.delta:
+                out[str(d.id)] = out.get(str(d.id), 0) + d.delta
+        return out
+
+    at = edit.committed_at or edit.created_at
+    return Change(
+        channel="shopify", channel_order_id=str(edit.order_id), change_id=f"edit:{edit.id}",
+        at=utc(at) if at else None, removed=units(edit.line_items.removals),
+        added=units(edit.line_items.additions), why="order edited",
+    )  # fmt: skip
 
 
 def is_shopify(data: Any) -> bool:
@@ -242,6 +299,7 @@ def _parse_one(body: Any) -> IncomingOrder | Skipped:
             totals=totals,
             service=order.shipping_lines[0].title if order.shipping_lines else "",
             refunds=tuple(str(r.id) for r in order.refunds),
+            updated_at=utc(order.updated_at) if order.updated_at else None,
         )
     )
 

@@ -1,5 +1,6 @@
 """The Shopify webhook endpoint: ``POST /webhooks/shopify`` with an ``orders/create``,
-``orders/updated``, ``orders/cancelled`` or ``refunds/create`` body (``X-Shopify-Topic``).
+``orders/updated``, ``orders/edited``, ``orders/cancelled`` or ``refunds/create`` body
+(``X-Shopify-Topic``).
 
 Every request's signature is checked first (``X-Shopify-Hmac-Sha256``: base64 HMAC-SHA256
 of the raw body with the app's client secret, compared in constant time); a missing or
@@ -12,7 +13,10 @@ wrong one is answered 401 and nothing else is read. Then, answers Shopify acts o
   before (``orders/updated`` after a refund or an edit) or a refund
   (``refunds/create``), ``amended``: the hub's order ships fewer units
   (:mod:`routing.intake.amend`), with what was too late to take back; ``duplicate``
-  when that change was made already;
+  when that change was made already; for an order edit (``orders/edited``), ``amended``
+  with ``notes`` (units removed, units added: :mod:`routing.intake.additions`) or
+  ``duplicate``; an edit of an order the hub does not have is answered ``skipped`` and
+  kept in ``quarantine`` with the reason, so nothing is lost;
   also 200 for an order with nothing for us to ship, and for another topic (ignored and
   logged, so a subscription set up by mistake does not fill Shopify's retry queue);
 * 400 for a body that is not JSON, 422 for an order that cannot be read (both kept in the
@@ -39,17 +43,19 @@ from typing import Any
 import sqlite_utils
 
 from routing.intake import shopify
-from routing.intake.amend import remove_units
+from routing.intake.amend import apply_change, remove_units
 from routing.intake.cancel import cancel_from_channel
 from routing.intake.model import IntakeError, Skipped
-from routing.intake.orders import take_in
+from routing.intake.orders import take_in, unknown_order
 from sync.quarantine import quarantine
 
 log = logging.getLogger(__name__)
 
 PATH = "/webhooks/shopify"
 MAX_BODY = 4 * 1024 * 1024
-TOPICS = {"orders/create", "orders/updated", "orders/cancelled", "refunds/create"}
+TOPICS = {
+    "orders/create", "orders/updated", "orders/edited", "orders/cancelled", "refunds/create",
+}  # fmt: skip
 
 
 class ShopifyWebhook:
@@ -106,6 +112,8 @@ class ShopifyWebhook:
             return self._refuse(400, f"not JSON: {exc}", body)
         if topic == "refunds/create":
             return self._refund(data, body)
+        if topic == "orders/edited":
+            return self._edit(data, body)
         try:
             parsed = shopify.parse(data)
         except IntakeError as exc:
@@ -151,6 +159,26 @@ class ShopifyWebhook:
         log.info("shopify webhook: refund %s of %s: %s", refund.refund_id, r.order_id, r.status)
         return 200, {"order_id": r.order_id, "status": r.status} | (
             {"not_removed": r.hold_reason} if r.hold_reason else {}
+        )
+
+    def _edit(self, data: Any, body: bytes) -> tuple[int, dict[str, Any]]:
+        try:
+            edit = shopify.parse_edit(data)
+        except IntakeError as exc:
+            return self._refuse(422, str(exc), body)
+        with self.lock:
+            r = apply_change(self.db, edit)
+            if r is None:
+                reason = unknown_order(edit).reason
+                quarantine(self.db, "intake/shopify", f"order {edit.channel_order_id}: {reason}",
+                           body)  # fmt: skip
+                log.warning("shopify webhook: %s of order %s: %s", edit.change_id,
+                            edit.channel_order_id, reason)  # fmt: skip
+                return 200, {"skipped": reason}
+        log.info("shopify webhook: %s of %s: %s (%s)", edit.change_id, r.order_id, r.status,
+                 r.hold_reason or "")  # fmt: skip
+        return 200, {"order_id": r.order_id, "status": r.status} | (
+            {"notes": r.hold_reason} if r.hold_reason else {}
         )
 
     def _refuse(self, status: int, reason: str, body: bytes) -> tuple[int, dict[str, Any]]:
