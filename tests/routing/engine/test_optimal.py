@@ -135,7 +135,7 @@ def _oversize_beside_a_small_line():
     both (found by hypothesis: the enumeration back-ordered both)."""
     sites = [Site(f"S{k}", 26.0, -70.0) for k in range(3)]
     lines = (
-        OrderLine(1, "K0", 2, 50.0, (514.0, 554.0, 600.0)),  # oversize for every service
+        OrderLine(1, "K0", 2, 50.0, (800.0, 800.0, 600.0)),  # oversize for every service
         OrderLine(2, "K1", 1, 50.0, (10.0, 10.0, 10.0)),
     )
     inv = Inventory.from_levels({"S0": {}, "S1": {}, "S2": {"K0": 2, "K1": 1}})
