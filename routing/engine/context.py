@@ -414,6 +414,7 @@ def build_plan(ctx: OrderContext, alloc: Allocation) -> Plan:
     unfilled = [Unfilled(lines[i].line_no, lines[i].sku, q, r) for i, q, r in alloc.unfilled]
     total = 0.0
     failed: dict[int, str] = {}
+    packed: list[str] = []  # sites whose share no one package holds
     ws, vs, qtys = ctx.ws, ctx.vs, ctx.qtys
     dist_list = ctx.dest.dist_list
     co2 = _co2_factors()
@@ -442,6 +443,8 @@ def build_plan(ctx: OrderContext, alloc: Allocation) -> Plan:
                 if not packing.packages:
                     failed[k] = why
                 alloc.refused = True
+            if len(packing.packages) > 1:
+                packed.append(f"{ids[k]} ships {len(packing.packages)} packages")
             for weight, volume, items, these in packing.packages:
                 quote = quote_fields(k, weight, volume, items)
                 shipments.append(_shipment(ids[k], lines, these, quote, dist_list[k], weight, co2))
@@ -459,7 +462,9 @@ def build_plan(ctx: OrderContext, alloc: Allocation) -> Plan:
         tuple(shipments),
         tuple(unfilled),
         total,
-        alloc.summary,
+        f"{alloc.summary}; {', '.join(packed)} (no one package holds its share)"
+        if packed
+        else alloc.summary,
         alloc.method,
         reports,
     )

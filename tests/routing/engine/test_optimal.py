@@ -151,7 +151,7 @@ def test_cost_optimal_within_max_splits_equals_brute_force(inst, model, k):
     o, inv, sites = inst
     expected = brute_force(o, inv, sites, model, max_splits=k)
     plan = route(o, inv, sites, model, f"cost_optimal;split_lines=no;max_splits={k}")
-    assert len(plan.shipments) <= k
+    assert len({s.site for s in plan.shipments}) <= k  # sites: a site may ship several packages
     if expected is not None and math.isfinite(expected):
         assert plan.complete
         assert plan.total_cost == pytest.approx(expected, abs=1e-6)

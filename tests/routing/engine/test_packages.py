@@ -38,6 +38,7 @@ def test_two_units_too_heavy_together_ship_as_two_packages_from_one_site(policy)
     assert not plan.unfilled
     assert [s.weight_g for s in plan.shipments] == [6000.0, 6000.0]
     assert plan.total_cost == pytest.approx(22.0)  # 2 x 11.00: each package priced
+    assert "A ships 2 packages (no one package holds its share)" in plan.summary
 
 
 @pytest.mark.parametrize("policy", POLICIES)
