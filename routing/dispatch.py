@@ -212,7 +212,8 @@ def _route_chunk(run: _Run, load, batch: list[dict[str, Any]], summary: RouteSum
     planned: list[tuple[Planned, Plan, Any]] = []
     # Known before routing, so that an order the bulk writer cannot take goes the
     # per-order way in queue order, as it would with bulk=False.
-    blocked = bulk_blocked(db, batch, len(router.network.ids)) if run.bulk else set()
+    most_parts = len(router.network.ids)
+    blocked = bulk_blocked(db, batch, most_parts) if run.bulk else set()
     for order in batch:
         oid = order["order_id"]
         try:
@@ -238,7 +239,9 @@ def _route_chunk(run: _Run, load, batch: list[dict[str, Any]], summary: RouteSum
         except ValueError as exc:  # a site without stations: engine_sites has none such
             _hold(db, oid, f"cannot route: {exc}", chunk, summary, data)
             continue
-        if run.bulk and oid not in blocked and fits(entry):
+        # More packages than sites (a site ships several): part ids bulk_blocked did
+        # not check, so the per-order path, which checks its own.
+        if run.bulk and oid not in blocked and len(entry.parts) <= most_parts and fits(entry):
             planned.append((entry, plan, data))
             inventory.reserve(plan)
         elif _assign_plan(db, entry, plan, data, run.stations, chunk, summary):

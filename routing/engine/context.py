@@ -22,12 +22,14 @@ from routing.engine.model import (
     Inventory,
     Order,
     Plan,
+    Shipment,
     Site,
     SiteReport,
     Unfilled,
     new_plan,
     new_shipment,
 )
+from routing.engine.packing import first_fit_decreasing, fits_at, pieces
 from routing.freight import default_rates
 from routing.geo import distances_km
 
@@ -176,13 +178,21 @@ class OrderContext:
             # Comparing with a scalar is twice as fast as with an array; most lines are 1.
             self.fill = by_line >= (1 if max(qtys) == 1 else self.qty)
             self.need = None  # one line per unit: the line's own sku and qty
+            self.line_group = None  # no ship-together group: every item is a piece
         else:
             pos = {line.line_no: i for i, line in enumerate(lines)}
             grouped = [tuple(sorted(pos[n] for n in g)) for g in order.groups]
+            grouped_nos = {n for g in order.groups for n in g}
             inside = {i for g in grouped for i in g}
             units = grouped + [(i,) for i in range(len(lines)) if i not in inside]
             units.sort(key=lambda u: u[0])
             self.units = units
+            # Per line, its group's unit (-1: none): a group packs as one piece.
+            self.line_group = [-1] * len(lines)
+            for u, members in enumerate(units):
+                if len(members) > 1 or lines[members[0]].line_no in grouped_nos:
+                    for i in members:
+                        self.line_group[i] = u
             qty = self.qty
             need = np.zeros((len(units), len(skus)), np.int64)
             for u, members in enumerate(units):
@@ -305,9 +315,16 @@ class OrderContext:
     no_carrier: np.ndarray | None = None  # per site and unit, after drop_unshippable()
 
     def unit_ships(self) -> np.ndarray:
-        """Per site and unit: whether some carrier service takes the unit as a package of
-        its own (worked out when asked: only an order with a refused package needs it)."""
-        return np.isfinite(self.pricing.costs(self.unit_w, self.unit_v, self.unit_n))
+        """Per site and unit: whether some carrier service takes each of the unit's pieces
+        as a package of its own — one item of a line, a ship-together group whole (worked
+        out when asked: only an order with a refused package needs it)."""
+        W, V, N = self.unit_w.copy(), self.unit_v.copy(), self.unit_n.copy()
+        group = self.line_group
+        for u, members in enumerate(self.units):
+            if group is None or group[members[0]] < 0:  # a line: one item is a piece
+                n = N[u]
+                W[u], V[u], N[u] = W[u] / n, V[u] / n, 1.0
+        return np.isfinite(self.pricing.costs(W, V, N))
 
     def drop_unshippable(self) -> bool:
         """Take out of ``fill`` every unit at a site where no carrier service takes it
@@ -397,6 +414,7 @@ def build_plan(ctx: OrderContext, alloc: Allocation) -> Plan:
     unfilled = [Unfilled(lines[i].line_no, lines[i].sku, q, r) for i, q, r in alloc.unfilled]
     total = 0.0
     failed: dict[int, str] = {}
+    packed: list[str] = []  # sites whose share no one package holds
     ws, vs, qtys = ctx.ws, ctx.vs, ctx.qtys
     dist_list = ctx.dest.dist_list
     co2 = _co2_factors()
@@ -414,34 +432,26 @@ def build_plan(ctx: OrderContext, alloc: Allocation) -> Plan:
             items += q
         quote = quote_fields(k, weight, volume, items)
         if quote is None:
-            why = f"no carrier service carries this package from {ids[k]} ({weight:.0f} g)"
-            unfilled += [Unfilled(lines[i].line_no, lines[i].sku, q, why) for i, q in part]
-            failed[k] = why
-            alloc.refused = True
+            # No one package holds it: as many packages as it takes (packing.py).
+            runs = pieces(part, ws, vs, qtys, ctx.line_group)
+            packing = first_fit_decreasing(runs, fits_at(quote_fields, k))
+            if packing.refused:
+                why = f"no carrier service takes it from {ids[k]}, even in a package of its own"
+                unfilled += [
+                    Unfilled(lines[i].line_no, lines[i].sku, q, why) for i, q in packing.refused
+                ]
+                if not packing.packages:
+                    failed[k] = why
+                alloc.refused = True
+            if len(packing.packages) > 1:
+                packed.append(f"{ids[k]} ships {len(packing.packages)} packages")
+            for weight, volume, items, these in packing.packages:
+                quote = quote_fields(k, weight, volume, items)
+                shipments.append(_shipment(ids[k], lines, these, quote, dist_list[k], weight, co2))
+                total += quote[3]
             continue
-        carrier, service, mode, cost, transit, ship, arrive, late = quote
-        dist = dist_list[k]
-        f = co2.get(mode)
-        if f is None:
-            f = co2[mode] = _co2_factor(mode)
-        # freight.co2_kg, inlined with its factors looked up once per mode.
-        shipments.append(
-            new_shipment(
-                ids[k],
-                tuple([(lines[i].line_no, lines[i].sku, q) for i, q in part]),
-                carrier,
-                service,
-                cost,
-                dist,
-                weight,
-                dist * f[0] * (weight / 1e6) * f[1] / 1000.0,
-                transit,
-                ship,
-                arrive,
-                late,
-            )
-        )
-        total += cost
+        shipments.append(_shipment(ids[k], lines, part, quote, dist_list[k], weight, co2))
+        total += quote[3]
     if failed or len(unfilled) > 1:
         unfilled.sort(key=lambda u: u.line_no)
     reports = partial(_site_reports, net, ctx.dist, ctx.fill, len(ctx.units), ctx.excluded,
@@ -452,9 +462,33 @@ def build_plan(ctx: OrderContext, alloc: Allocation) -> Plan:
         tuple(shipments),
         tuple(unfilled),
         total,
-        alloc.summary,
+        f"{alloc.summary}; {', '.join(packed)} (no one package holds its share)"
+        if packed
+        else alloc.summary,
         alloc.method,
         reports,
+    )
+
+
+def _shipment(site: str, lines, part, quote, dist: float, weight: float, co2) -> Shipment:
+    carrier, service, mode, cost, transit, ship, arrive, late = quote
+    f = co2.get(mode)
+    if f is None:
+        f = co2[mode] = _co2_factor(mode)
+    # freight.co2_kg, inlined with its factors looked up once per mode.
+    return new_shipment(
+        site,
+        tuple([(lines[i].line_no, lines[i].sku, q) for i, q in part]),
+        carrier,
+        service,
+        cost,
+        dist,
+        weight,
+        dist * f[0] * (weight / 1e6) * f[1] / 1000.0,
+        transit,
+        ship,
+        arrive,
+        late,
     )
 
 

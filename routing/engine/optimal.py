@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from routing.engine.context import NO_CARRIER, Allocation, OrderContext
+from routing.engine.context import NO_CARRIER, Allocation, OrderContext, _quote_fields
 from routing.engine.mip import PENALTY, solve_mip
+from routing.engine.packing import pack_cost, pieces
 from routing.engine.rules import _powers, key_text, keys_and_order
 from routing.engine.search import (
     Best,
@@ -52,7 +53,8 @@ class Units:
     carries (``parts``: per unit ``(line index, qty)``) and the stock it needs (``needs``:
     per unit ``(sku column of ctx.skus, qty)``)."""
 
-    __slots__ = ("_W", "_V", "N", "cand", "parts", "_needs", "unfilled", "_lines", "has")
+    __slots__ = ("_W", "_V", "N", "cand", "parts", "_needs", "unfilled", "_lines", "has",
+                 "packer")  # fmt: skip
 
     def __init__(
         self,
@@ -69,6 +71,9 @@ class Units:
         self.unfilled = [] if unfilled is None else unfilled
         self._lines: tuple | None = None
         self.has: list[bool] | None = None  # per site: a candidate for some unit
+        # packer(k, units): the cost of those units from site k in as many packages as
+        # they take (set by prepare_units; None: every share is one package).
+        self.packer: Packer | None = None
 
     @classmethod
     def of_lines(cls, ctx: OrderContext, cand: np.ndarray) -> Units:
@@ -115,10 +120,13 @@ def prepare_units(ctx: OrderContext) -> Units:
         if union == (1 << n) - 1:
             units = Units.of_lines(ctx, cand)
             units.has = [m != 0 for m in masks]
+            units.packer = Packer(ctx, units)
             return units
     ok = cand.any(axis=0)
     if ctx.need is None and ok.all():
-        return Units.of_lines(ctx, cand)
+        units = Units.of_lines(ctx, cand)
+        units.packer = Packer(ctx, units)
+        return units
     keep = np.flatnonzero(ok)
     W, V, N = list(ctx.unit_w[keep]), list(ctx.unit_v[keep]), list(ctx.unit_n[keep])
     cols = [cand[:, keep]]
@@ -147,10 +155,52 @@ def prepare_units(ctx: OrderContext) -> Units:
                 continue
             for i in members:
                 unfilled.append((i, int(ctx.qty[i]), _unit_reason(ctx, members, i)))
-    return Units(
+    units = Units(
         np.array(W, float), np.array(V, float), np.array(N, float),
         np.hstack(cols) if len(cols) > 1 else cols[0], parts, needs, unfilled,
     )  # fmt: skip
+    units.packer = Packer(ctx, units)
+    return units
+
+
+class Packer:
+    """``packer(k, us)``: the cost of units ``us`` from site k packed as build_plan packs
+    them (packing.py); made per order, works only when a solver asks (a share that no one
+    package holds)."""
+
+    __slots__ = ("ctx", "units", "runs", "quote_fields")
+
+    def __init__(self, ctx: OrderContext, units: Units) -> None:
+        self.ctx, self.units = ctx, units
+        self.runs: dict[int, list] = {}
+        self.quote_fields = None
+
+    def unit_runs(self, u: int) -> list:
+        runs = self.runs.get(u)
+        if runs is None:
+            ctx = self.ctx
+            runs = self.runs[u] = pieces(self.units.parts[u], ctx.ws, ctx.vs, ctx.qtys,
+                                         ctx.line_group)  # fmt: skip
+        return runs
+
+    def __call__(self, k: int, us) -> float:
+        if self.quote_fields is None:
+            pricing = self.ctx.pricing
+            self.quote_fields = getattr(pricing, "quote_fields", None) or _quote_fields(pricing)
+        runs = [r for u in us for r in self.unit_runs(u)]
+        return pack_cost(self.ctx.pricing, self.quote_fields, k, runs)
+
+    def piece_ships(self) -> np.ndarray:
+        """Per site and unit: whether some service takes each of its pieces alone."""
+        units = self.units
+        out = np.ones(units.cand.shape, bool)
+        for u in range(len(units.N)):
+            runs = self.unit_runs(u)
+            W = np.array([r[0] for r in runs])
+            V = np.array([r[1] for r in runs])
+            N = np.array([float(r[2]) for r in runs])
+            out[:, u] = np.isfinite(self.ctx.pricing.costs(W, V, N)).all(axis=1)
+        return out
 
 
 def _split(ctx, i, cand, work):
@@ -238,6 +288,11 @@ def allocate_optimal(ctx: OrderContext) -> Allocation:
         if mip is not None:
             alloc.method = "mip"
             assign = mip.assign[0].tolist()
+            if -1 in assign and _top_up(ctx, units, assign, order, budget):
+                mip.assign[0] = np.array(assign, np.intp)
+                left = float(units.N[mip.assign[0] < 0].sum())
+                mip.objective = _assign_cost(units, assign) + bonus * len(
+                    {k for k in assign if k >= 0}) + PENALTY * left  # fmt: skip
             _assign_to(alloc, units, assign, _LeftReason(ctx, units, assign, order))
         elif best is not None and best.assign is not None and not partial:
             _assign_to(alloc, units, [R[j] for j in best.assign.tolist()])
@@ -276,12 +331,59 @@ def _assign_to(alloc: Allocation, units: Units, assign: list[int], reason=None) 
         part.extend(unit_parts[u])
 
 
+def _top_up(ctx: OrderContext, units: Units, assign: list[int], order, budget: int) -> bool:
+    """The MIP prices one package per site: give each unit it left to a site that has
+    its stock and where its pieces ship (as extra packages: build_plan packs), sites of
+    the plan first, then in the policy's order within ``budget`` sites. True when one
+    was placed."""
+    ships = units.packer.piece_ships()
+    left = ctx.avail.copy()
+    for u, k in enumerate(assign):
+        if k >= 0:
+            for d, q in units.needs[u]:
+                left[k, d] -= q
+    used = [k for k in order if k in set(assign)]
+    placed = False
+    for u, k in enumerate(assign):
+        if k >= 0:
+            continue
+        room = used + ([k for k in order if k not in used] if len(used) < budget else [])
+        needs = units.needs[u]
+        for k in room:
+            if units.cand[k, u] and ships[k, u] and all(left[k, d] >= q for d, q in needs):
+                for d, q in needs:
+                    left[k, d] -= q
+                assign[u] = k
+                placed = True
+                if k not in used:
+                    used.append(k)
+                break
+    return placed
+
+
+def _assign_cost(units: Units, assign: list[int]) -> float:
+    """What ``assign`` costs: per site one package, or its packing when none holds it."""
+    by_site: dict[int, list[int]] = {}
+    for u, k in enumerate(assign):
+        if k >= 0:
+            by_site.setdefault(k, []).append(u)
+    total = 0.0
+    pricing = units.packer.ctx.pricing
+    for k, us in by_site.items():
+        one = float(pricing.costs(units.W[us].sum(keepdims=True), units.V[us].sum(keepdims=True),
+                                  units.N[us].sum(keepdims=True))[k, 0])  # fmt: skip
+        total += one if one < INF else units.packer(k, us)
+    return total
+
+
 def _shippable(ctx: OrderContext, units: Units) -> Units:
     """``units`` with each unit's candidates cut to the sites where some carrier service
-    takes it as a package of its own (a package with more in it weighs and measures more)."""
-    ships = np.isfinite(ctx.pricing.costs(units.W, units.V, units.N))
-    return Units(units.W, units.V, units.N, units.cand & ships, units.parts, units.needs,
-                 units.unfilled)  # fmt: skip
+    takes each of its pieces (an item of a line, a group whole) as a package of its own."""
+    ships = units.packer.piece_ships()
+    out = Units(units.W, units.V, units.N, units.cand & ships, units.parts, units.needs,
+                units.unfilled)  # fmt: skip
+    out.packer = Packer(ctx, out)
+    return out
 
 
 class _LeftReason:

@@ -75,8 +75,10 @@ def _level_work(r: int, n: int, m: int) -> int:
     return comb(r, m) * m * n
 
 
-def _bounds(ctx: OrderContext, units: Units, R: list[int], bonus: float, ic):
-    """lbs[m-1]: a lower bound on the cost of any m-package plan."""
+def _bounds(ctx: OrderContext, units: Units, R: list[int], bonus: float, ic, one_each=True):
+    """lbs[m-1]: a lower bound on the cost of any plan from m sites. ``one_each``: every
+    site of R takes the whole order as one package, so no site of a plan ships more than
+    one (with monotone prices: a share weighs and measures no more than the whole)."""
     pricing = ctx.pricing
     r = len(R)
     if pricing.separable:
@@ -84,7 +86,9 @@ def _bounds(ctx: OrderContext, units: Units, R: list[int], bonus: float, ic):
         return np.cumsum(fixed) + ic.min(axis=0).sum()
     base = np.sort(pricing.min_cost()[R] + bonus)
     lbs = np.cumsum(base)
-    if getattr(pricing, "monotone", False):
+    # Each site's packages cost at least its cheapest package: the sum holds whatever the
+    # packing; the weight argument below only while each site ships one package.
+    if one_each and getattr(pricing, "monotone", False):
         # The heaviest of m packages weighs at least W/m and at least the heaviest unit.
         m = np.arange(1, r + 1)
         heavy = np.maximum(units.W.sum() / m, units.W.max())
@@ -177,14 +181,23 @@ def _as_list(pricing, name: str) -> list[float]:
     return values
 
 
-def _level_one(ctx, units: Units, R: list[int], bonus: float) -> tuple[float, int]:
-    """The cheapest single package holding every unit: (cost, position in R)."""
+def _level_one(ctx, units: Units, R: list[int], bonus: float) -> tuple[float, int, bool]:
+    """The cheapest site shipping every unit: (cost, position in R, whether every site
+    of R takes the whole order as one package). A site that has every unit but no one
+    package holding them ships them in as many as it takes (packing.py)."""
     C = units.cand[R]
     one = ctx.pricing.costs(units.W.sum(keepdims=True), units.V.sum(keepdims=True),
                             units.N.sum(keepdims=True))[R, 0] + bonus  # fmt: skip
-    one = np.where(C.all(axis=1), one, INF)
+    whole = np.isfinite(one)
+    one_each = bool(whole.all())
+    has_all = C.all(axis=1)
+    one = np.where(has_all, one, INF)
+    if not one_each and units.packer is not None:
+        every = list(range(len(units.N)))
+        for j in np.flatnonzero(has_all & ~whole).tolist():
+            one[j] = units.packer(R[j], every) + bonus
     j = int(np.argmin(one))
-    return float(one[j]), j
+    return float(one[j]), j, one_each
 
 
 def dp_search(ctx, units: Units, R: list[int], budget: int, bonus: float, limit: int | None):
@@ -194,11 +207,11 @@ def dp_search(ctx, units: Units, R: list[int], budget: int, bonus: float, limit:
     pricing = ctx.pricing
     r, n = len(R), len(units.N)
     best = Best()
-    cost1, j1 = _level_one(ctx, units, R, bonus)
+    cost1, j1, one_each = _level_one(ctx, units, R, bonus)
     best.plans = r
     if np.isfinite(cost1):
         best.cost, best.assign = cost1, np.full(n, j1)
-    lbs = _bounds(ctx, units, R, bonus, None)
+    lbs = _bounds(ctx, units, R, bonus, None, one_each)
     if n == 1 or budget == 1 or r == 1 or (len(lbs) > 1 and lbs[1] >= best.cost - EPS):
         if n > 1 and budget > 1 and r > 1:
             best.stop_lb, best.stop_m = float(lbs[1]), 2
@@ -303,6 +316,8 @@ def _dp_stages(pricing, units: Units, R: list[int], budget: int | None, bonus: f
     bits = _bits(n)[blocks]
     G = np.full((r, N), INF)
     G[:, blocks] = pricing.costs(bits @ units.W, bits @ units.V, bits @ units.N)[R] + (bonus + TIE)
+    if units.packer is not None:
+        _pack_blocks(G, sites, units, R, n, bonus)
     counted = budget is not None
     dp = np.full((budget + 1, N) if counted else (N,), INF)
     dp[..., 0] = 0.0
@@ -327,6 +342,30 @@ def _dp_stages(pricing, units: Units, R: list[int], budget: int | None, bonus: f
         dp = new
         stages.append(dp)
     return stages, G, sites
+
+
+def _pack_blocks(G: np.ndarray, sites, units: Units, R: list[int], n: int, bonus: float):
+    """A block of units that no one package from a site holds costs what its packing
+    into several packages there costs (inf when a piece ships in no package at all).
+    Only orders with such blocks pay for it: the usual G is finite where it matters."""
+    refused: list[int] = []  # per position in R: units whose pieces no service takes there
+    for j in range(len(R)):
+        dep = sites[j][0][1:]
+        bad = dep[~np.isfinite(G[j, dep])]
+        if not len(bad):
+            continue
+        if not refused:
+            refused = [0] * len(R)
+        for b in sorted(bad.tolist(), key=int.bit_count):  # units alone first
+            if b & refused[j]:
+                continue
+            members = [u for u in range(n) if b >> u & 1]
+            cost = units.packer(R[j], members)
+            if cost == INF:
+                if len(members) == 1:
+                    refused[j] |= b
+                continue
+            G[j, b] = cost + (bonus + TIE)
 
 
 def forced_cost(pricing, units: Units, R: list[int], k: int, bonus: float = 0.0) -> float:

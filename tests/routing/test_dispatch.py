@@ -213,3 +213,40 @@ def test_an_order_the_engine_fails_on_is_held_and_the_rest_routed(db):
     summary = route_pending(db, "closest", rates=_FailsFor(bad))
     assert summary.held == {bad: "routing failed: IndexError: no price"}
     assert summary.routed == [good]
+
+
+@pytest.mark.parametrize("bulk", [True, False])
+@pytest.mark.parametrize("policy", ["min_splits", "cost_optimal"])
+def test_two_units_too_heavy_for_one_package_become_two_parts_at_one_site(db, bulk, policy):
+    # 40 kg a unit: the bundled services take 150 lb (68 kg) a package, so two units
+    # ship from WH1 as two packages: the order and its part -2, at WH1's stations.
+    feed.upsert_sku(db, "WH1", {"sku": "SKU-H", "name": "anvil", "weight_g": 40_000,
+                                "length_mm": 300, "width_mm": 200, "height_mm": 200})  # fmt: skip
+    feed.record_movement(db, "WH1", "SKU-H", 3, "receipt", "po:WH1:SKU-H")
+    oid = add_order(db, "H1", NYC, ("SKU-H", 2))
+    summary = route_pending(db, policy, bulk=bulk)
+    assert summary.held == {}
+    part = f"{oid}-2"
+    rows = {o: order_row(db, o) for o in (oid, part)}
+    assert {r["site"] for r in rows.values()} == {"WH1"}
+    assert {r["status"] for r in rows.values()} == {"assigned"}
+    assert {r["station"] for r in rows.values()} == {"WH1-PACK-01", "WH1-PACK-02"}
+    qty = dict(db.execute(
+        "SELECT order_id, qty FROM order_lines WHERE order_id IN (?, ?)", [oid, part]
+    ).fetchall())  # fmt: skip
+    assert qty == {oid: 1, part: 1}
+    assert available(db, "WH1", "SKU-H") == 1  # each unit reserved once
+    held = db.execute(
+        "SELECT -SUM(qty) FROM ledger WHERE sku = 'SKU-H' AND kind = 'reservation'"
+    ).fetchone()[0]
+    assert held == 2
+    parent = db.execute(
+        "SELECT parent_order_id FROM order_parts WHERE order_id = ?", [part]
+    ).fetchone()
+    assert parent == (oid,)
+    # The decision, read back for the order and for its part, says why: two packages.
+    for o in (oid, part):
+        [decision] = decisions(db, o)
+        plan = decision["plan"]
+        assert [s["site"] for s in plan["shipments"]] == ["WH1", "WH1"]
+        assert "sites_note" not in plan  # replayed: the same two packages
