@@ -240,7 +240,10 @@ def list_photos(
     sql = "SELECT sha256, station, subject, taken_at, operator, size, received_at FROM photos"
     if where:
         sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY coalesce(taken_at, received_at), sha256"
+    # Undated last: named only by an inspection, their photo_taken not here yet.
+    sql += (
+        " ORDER BY coalesce(taken_at, received_at) IS NULL, coalesce(taken_at, received_at), sha256"
+    )
     return [HubPhoto(*row) for row in db.execute(sql, params).fetchall()]
 
 
