@@ -62,11 +62,14 @@ class PhotoSender:
 
     def _photo_link_down(self) -> None:
         up = self._upload
-        if up is not None and up.inflight:
+        if up is None:
+            return
+        unconfirmed = [index for index, info in up.inflight if not info.is_published()]
+        if unconfirmed:
             # Resume from the first chunk the broker had not confirmed.
-            up.next_index = min(index for index, _ in up.inflight)
-            up.inflight.clear()
+            up.next_index = min(unconfirmed)
             up.all_sent_at = None
+        up.inflight.clear()
 
     def _check_photo_ack(self, now: float) -> None:
         up = self._upload
