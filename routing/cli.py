@@ -73,6 +73,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.set_defaults(func=hub_run)
     _register_intake(subs)
     cli_routing.register(subs)
+    from sync.cli import register_hub_photos
+
+    register_hub_photos(subs)
 
 
 def hub_init(args: argparse.Namespace) -> int:

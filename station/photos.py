@@ -8,6 +8,11 @@ thumbnail ``photos/ab/abcdef....thumb.jpg``; the ``photos`` table says who took 
 and of what. The same picture added twice is stored once. Files are written (and synced)
 before the row, so a row never points at a missing file; a crash in between leaves at most
 a file without a row, which the next add of that picture adopts.
+
+The station's sync client uploads every photo to the hub once the event outbox is empty
+and sets ``uploaded_at`` when the hub has acknowledged the whole, checked file
+(``sync/station_photos.py``, PROTOCOL.md "Photo files"). The layout of the folder is
+``sync.photo_files``, which the hub shares.
 """
 
 from __future__ import annotations
@@ -15,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +28,7 @@ import sqlite_utils
 
 from doms.db import now_iso, transaction
 from drivers.camera import Photo
+from sync.photo_files import photo_path, root_beside, thumb_path, write_atomic
 
 THUMB_WIDTH = 160
 
@@ -51,13 +56,13 @@ class PhotoStore:
     @classmethod
     def beside(cls, db: sqlite_utils.Database, db_path: str | Path) -> PhotoStore:
         """The store in ``photos/`` next to the database file at ``db_path``."""
-        return cls(db, Path(db_path).resolve().parent / "photos")
+        return cls(db, root_beside(db_path))
 
     def path(self, sha256: str) -> Path:
-        return self.root / sha256[:2] / f"{sha256}.jpg"
+        return photo_path(self.root, sha256)
 
     def thumb_path(self, sha256: str) -> Path:
-        return self.root / sha256[:2] / f"{sha256}.thumb.jpg"
+        return thumb_path(self.root, sha256)
 
     def add(
         self,
@@ -77,9 +82,9 @@ class PhotoStore:
         sha = hashlib.sha256(photo.jpeg).hexdigest()
         path, thumb = self.path(sha), self.thumb_path(sha)
         if not path.exists():
-            _write_atomic(path, photo.jpeg)
+            write_atomic(path, photo.jpeg)
         if not thumb.exists():
-            _write_atomic(thumb, thumbnail(photo.jpeg))
+            write_atomic(thumb, thumbnail(photo.jpeg))
         taken_at = photo.taken_at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
         with transaction(self.db):
             cur = self.db.execute(
@@ -144,15 +149,3 @@ def thumbnail(jpeg: bytes, width: int = THUMB_WIDTH) -> bytes:
         out = io.BytesIO()
         img.save(out, format="JPEG", quality=85)
     return out.getvalue()
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    # Temp file + fsync + rename: a crash never leaves a half picture under the final name,
-    # which would otherwise pass for stored because the name exists.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)

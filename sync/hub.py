@@ -17,6 +17,11 @@ are found by polling ``stream_heads`` (``seq > published_seq``) after every mess
 least every ``poll_interval``; :meth:`wake` makes the worker look at once. Published
 positions are kept in memory and saved at most once a second: after a crash, a few changes
 are sent twice, which stations ignore (seq <= their mark).
+
+Photos. Chunks of photo files (``PhotoChunk``) go to :mod:`sync.hub_photos` on the same
+worker: a station sends them only while its outbox is empty and keeps at most 4 unconfirmed,
+so an event batch waits behind a few 64 KiB file writes at most. The ``photos`` rows that
+events name are written in the transaction that applies the events.
 """
 
 from __future__ import annotations
@@ -37,9 +42,10 @@ import sqlite_utils
 
 from doms.db import now_iso
 from routing import apply, feed, store
+from sync import hub_photos, topics
 from sync import messages as m
-from sync import topics
 from sync.mqtt import BrokerSettings, MqttLink
+from sync.photo_files import root_beside
 from sync.quarantine import quarantine
 
 log = logging.getLogger(__name__)
@@ -50,6 +56,7 @@ _EXPECTED = {
     "events": (m.EventBatch,),
     "status": (m.StationStatus,),
     "req": (m.CatchUpRequest, m.SnapshotRequest),
+    "photo": (m.PhotoChunk,),
 }
 
 
@@ -73,6 +80,9 @@ class HubCounters:
     errors: int = 0  # handler failures (database errors); the message is not acked
     conflicts: int = 0  # batches reusing seqs of other events: the station must renumber
     pruned: int = 0  # published stream changes deleted for age
+    photo_chunks: int = 0  # photo chunks taken (duplicates included)
+    photos_stored: int = 0  # photos assembled, checked and kept
+    photos_refused: int = 0  # photos whose assembled file did not match their hash
 
 
 class HubSync:
@@ -112,6 +122,7 @@ class HubSync:
         self._published: dict[str, int] = {}
         self._published_dirty = False
         self._published_saved_at = 0.0
+        self.photos = hub_photos.PhotoAssembler(root_beside(db_path))
         self.link = MqttLink(
             settings,
             f"hub-{site}",
@@ -195,6 +206,7 @@ class HubSync:
         try:
             db = store.open_db(self.db_path, synchronous=self.synchronous)
             feed.ensure_site(db, self.site)
+            hub_photos.migrate(db)
             self._bd_seq = _meta(db, "hub_bd_seq")
             self._published = dict(
                 db.execute("SELECT stream_key, published_seq FROM stream_heads").fetchall()
@@ -251,6 +263,8 @@ class HubSync:
                 self._status(db, station, message)
             elif isinstance(message, m.CatchUpRequest):
                 self._catch_up(db, station, message)
+            elif isinstance(message, m.PhotoChunk):
+                self._photo_chunk(db, topic, station, message, payload)
             else:
                 self._snapshot(db, station)
         except ValueError as exc:
@@ -300,7 +314,12 @@ class HubSync:
 
     # -- events -------------------------------------------------------------------------
     def _events(self, db: sqlite_utils.Database, station: str, batch: m.EventBatch) -> None:
-        receipt = apply.receive_events(db, self.site, station, batch.events)
+        with store.transaction(db):  # the photo rows commit with the events that name them
+            receipt = apply.receive_events(db, self.site, station, batch.events)
+            if receipt.conflict is None:
+                hub_photos.record_refs(
+                    db, station, (e for e in batch.events if e.seq <= receipt.applied_seq)
+                )
         c = self.counters
         if receipt.conflict is not None:
             reason = (
@@ -326,6 +345,27 @@ class HubSync:
         )
         if self.link.publish(topics.hub_acks(self.site, station), m.encode(ack)).rc == 0:
             c.acks += 1
+
+    # -- photos -------------------------------------------------------------------------
+    def _photo_chunk(
+        self, db: sqlite_utils.Database, topic: str, station: str, chunk: m.PhotoChunk,
+        payload: bytes,
+    ) -> None:  # fmt: skip
+        try:
+            ack = self.photos.receive(db, station, chunk)
+        except hub_photos.Refused as exc:
+            self._quarantine(db, topic, str(exc), payload)
+            return
+        c = self.counters
+        c.photo_chunks += 1
+        if ack is None:
+            return
+        c.photos_stored, c.photos_refused = self.photos.stored, self.photos.refused
+        if not ack.stored:
+            # Logged and kept (quarantine does both); the ack asks the station to resend.
+            reason = f"photo {chunk.sha256} from {station} refused: {ack.reason}"
+            self._quarantine(db, topic, reason, b"")
+        self.link.publish(topics.hub_acks(self.site, station), m.encode(ack))
 
     # -- presence -----------------------------------------------------------------------
     def _status(self, db: sqlite_utils.Database, station: str, status: m.StationStatus) -> None:

@@ -68,6 +68,22 @@ class SnapshotRequest(_Msg, tag="sr"):
     station: str
 
 
+class PhotoChunk(_Msg, tag="pc"):
+    """Part ``index`` (from 0) of ``count`` of the photo ``sha256`` (lowercase hex), a file
+    of ``size`` bytes cut in pieces of ``CHUNK_BYTES`` (the last one shorter). ``subject``
+    and ``taken_at`` repeat the ``photo_taken`` event, so a hub that missed it still knows
+    what the picture shows."""
+
+    station: str
+    sha256: str
+    size: int
+    index: int
+    count: int
+    data: bytes
+    subject: str = ""
+    taken_at: str = ""
+
+
 # -- hub -> station ----------------------------------------------------------------------
 class EventAck(_Msg, tag="ak"):
     """The hub has applied every event of ``station`` up to ``applied_seq`` (high-water
@@ -80,6 +96,17 @@ class EventAck(_Msg, tag="ak"):
     applied_seq: int
     resend_from: int | None = None
     renumber_after: int | None = None
+
+
+class PhotoAck(_Msg, tag="pa"):
+    """The hub's answer to a whole photo. ``stored``: it holds the file and checked it
+    against ``sha256`` (the station marks it uploaded). Not stored: the assembled file did
+    not match (``reason`` says how); the station sends the photo again."""
+
+    station: str
+    sha256: str
+    stored: bool
+    reason: str | None = None
 
 
 class Change(msgspec.Struct, array_like=True):
@@ -123,11 +150,16 @@ Message = (
     | StationStatus
     | CatchUpRequest
     | SnapshotRequest
+    | PhotoChunk
     | EventAck
+    | PhotoAck
     | StreamBatch
     | Snapshot
     | HubStatus
 )
+
+CHUNK_BYTES = 64 * 1024  # photo bytes per PhotoChunk (PROTOCOL.md, "Photo files")
+MAX_PHOTO_BYTES = 16 * 1024 * 1024  # larger photos are neither sent nor accepted
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(Message)

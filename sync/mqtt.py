@@ -69,7 +69,9 @@ class MqttLink:
     ``on_connect()`` runs on the loop thread after each (re)connect, before anything else
     is received: subscribe and publish the birth there. ``will()`` is asked for the Will
     (topic, payload) before each connect attempt. ``on_message(topic, payload)`` runs on
-    the loop thread; it must not block for long.
+    the loop thread; it must not block for long, nor must ``on_published()``, called when
+    the broker has confirmed one of our messages (a sender that keeps a window of
+    unconfirmed messages sends the next one then).
     """
 
     def __init__(
@@ -82,6 +84,7 @@ class MqttLink:
         on_disconnect: Callable[[str], None] = lambda reason: None,
         will: Callable[[], tuple[str, bytes]] | None = None,
         clean_session: bool = False,
+        on_published: Callable[[], None] | None = None,
     ) -> None:
         self.settings = settings
         self.client_id = client_id
@@ -89,6 +92,7 @@ class MqttLink:
         self._on_connect = on_connect
         self._on_disconnect = on_disconnect
         self._will = will
+        self._on_published = on_published
         self._clean = clean_session
         # "auto" tries 5 until a broker shows it only speaks 3.1.1.
         self.mqtt5 = settings.protocol == "5" or (
@@ -125,6 +129,8 @@ class MqttLink:
         client.on_connect = self._connected
         client.on_disconnect = self._disconnected
         client.on_message = self._message
+        if self._on_published is not None:
+            client.on_publish = self._published
         client.on_socket_open = _no_delay
         return client
 
@@ -273,6 +279,12 @@ class MqttLink:
             # A handler bug must never kill the network loop; the receiver quarantines
             # what it cannot handle, this is the last line.
             log.exception("handler failed for message on %s", message.topic)
+
+    def _published(self, client, userdata, mid, reason_code, properties) -> None:
+        try:
+            self._on_published()
+        except Exception:
+            log.exception("on_published handler failed")
 
 
 def _no_delay(client, userdata, sock) -> None:

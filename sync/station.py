@@ -17,10 +17,11 @@ writes the outbox; the worker reads it and sets ``delivered_at``, in short trans
 (WAL lets both go on at once).
 
 Where the code is. This module keeps the life cycle, the threads, the queue and presence
-(the Will, the birth, the status). What the worker does is in two mixins of
+(the Will, the birth, the status). What the worker does is in three mixins of
 :class:`StationSync`, called only on the worker thread: :mod:`sync.station_outbox` (outbox
--> hub: send window, acks, resend, renumber, prune) and :mod:`sync.station_streams` (hub ->
-station: routing and quarantine of what arrives, streams, snapshots, catch-up requests).
+-> hub: send window, acks, resend, renumber, prune), :mod:`sync.station_photos` (photo
+files -> hub, while the outbox is empty) and :mod:`sync.station_streams` (hub -> station:
+routing and quarantine of what arrives, streams, snapshots, catch-up requests).
 :mod:`sync.station_db` holds the plain functions on the station database they share.
 """
 
@@ -51,6 +52,7 @@ from sync.station_apply import (
 )
 from sync.station_db import connect, last_acked, now_iso, outbox_depth
 from sync.station_outbox import OutboxSender
+from sync.station_photos import PHOTO_ACK_TIMEOUT_S, PhotoSender
 from sync.station_streams import StreamReceiver
 
 if TYPE_CHECKING:  # sync/ never imports station/ at run time (STYLE.md: layering)
@@ -85,7 +87,7 @@ class SyncState:
     counters: dict[str, int]
 
 
-class StationSync(OutboxSender, StreamReceiver):
+class StationSync(OutboxSender, PhotoSender, StreamReceiver):
     """The sync client of one station. ``start()`` / ``stop()``; ``state()`` from any
     thread.
 
@@ -102,6 +104,7 @@ class StationSync(OutboxSender, StreamReceiver):
         status_provider: StatusProvider = dict,
         *,
         ack_timeout: float = ACK_TIMEOUT_S,
+        photo_ack_timeout: float = PHOTO_ACK_TIMEOUT_S,
     ) -> None:
         self.db_path = str(db_path)
         self.station_id = topics.check_id(config.station_id, "station id")
@@ -111,10 +114,12 @@ class StationSync(OutboxSender, StreamReceiver):
         self.settings = settings
         self.status_provider = status_provider
         self.ack_timeout = ack_timeout
+        self.photo_ack_timeout = photo_ack_timeout
         site, me = self.site, self.station_id
         self._events_topic = topics.station_events(site, me)
         self._status_topic = topics.station_status(site, me)
         self._req_topic = topics.station_requests(site, me)
+        self._photo_topic = topics.station_photos(site, me)
         self._ack_topic = topics.hub_acks(site, me)
         self._site_topic = topics.site_stream(site)
         self._to_me_topic = topics.station_stream(site, me)
@@ -141,6 +146,7 @@ class StationSync(OutboxSender, StreamReceiver):
         self._db: sqlite3.Connection | None = None
         self._ready = False  # connected, and the worker has handled the connect
         self._init_outbox()  # the send window
+        self._init_photos()  # the photo being uploaded
         self._init_streams()  # what was heard of and asked for
         self._next_tick = 0.0
         self._next_prune = 0.0
@@ -172,6 +178,7 @@ class StationSync(OutboxSender, StreamReceiver):
             on_connect=self._connected,
             on_disconnect=lambda reason: self._inbox.put(("down",)),
             will=self._will,
+            on_published=self._broker_confirmed,
         )
         self._link.start()
         return self
@@ -239,6 +246,12 @@ class StationSync(OutboxSender, StreamReceiver):
                 self._counters[name] = self._counters.get(name, 0) + n
 
     # -- the loop thread: the Will, the birth, hand everything else to the worker -------
+    def _broker_confirmed(self) -> None:
+        # A photo's next chunks go out as the broker confirms earlier ones (read without
+        # the worker's knowledge: at worst one wake-up too many or a chunk at the tick).
+        if self._upload is not None:
+            self._inbox.put(("sent",))
+
     def _will(self) -> tuple[str, bytes]:
         bd_seq = self._bump_bd_seq()
         will = StationStatus(station=self.station_id, online=False, bd_seq=bd_seq, at=now_iso())
@@ -333,10 +346,13 @@ class StationSync(OutboxSender, StreamReceiver):
         elif kind == "down":
             self._ready = False
             self._inflight.clear()
+            self._photo_link_down()
+            return
         elif kind == "wake":
             self._pump()
-        else:
+        elif kind == "msg":
             self._on_message(item[1], item[2])
+        self._pump_photos()  # after the events: only sent when none are waiting
 
     def _on_up(self) -> None:
         self._ready = True
@@ -353,6 +369,8 @@ class StationSync(OutboxSender, StreamReceiver):
         if self._ready:
             self._check_ack_timeout(now)
             self._pump()
+            self._check_photo_ack(now)
+            self._pump_photos()
             self._retry_requests(now)
             self._maybe_publish_status(now)
         if now >= self._next_prune:

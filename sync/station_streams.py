@@ -19,6 +19,7 @@ from sync.messages import (
     HubStatus,
     Malformed,
     Message,
+    PhotoAck,
     Snapshot,
     SnapshotRequest,
     StreamBatch,
@@ -72,6 +73,8 @@ class StreamReceiver:
             self._refuse(topic, problem, payload)
         elif isinstance(message, EventAck):
             self._on_ack(message)
+        elif isinstance(message, PhotoAck):
+            self._on_photo_ack(message)
         elif isinstance(message, StreamBatch):
             self._on_stream(topic, message)
         elif isinstance(message, Snapshot):
@@ -84,8 +87,8 @@ class StreamReceiver:
         """Why ``message`` does not belong on ``topic``, or None when it does."""
         me, kind = self.station_id, type(message).__name__
         station = getattr(message, "station", None)
-        if topic == self._ack_topic and isinstance(message, EventAck):
-            return None if station == me else f"EventAck for another station ({station!r})"
+        if topic == self._ack_topic and isinstance(message, EventAck | PhotoAck):
+            return None if station == me else f"{kind} for another station ({station!r})"
         if topic == self._site_topic and isinstance(message, StreamBatch):
             if message.stream != "site":
                 return f"a {message.stream!r} stream batch on the site stream topic"

@@ -38,9 +38,14 @@ def station_requests(site: str, station: str) -> str:
     return f"{ROOT}/{site}/st/{station}/req"
 
 
+def station_photos(site: str, station: str) -> str:
+    """PhotoChunk: the station's photo files, sent while its outbox is empty. QoS 1."""
+    return f"{ROOT}/{site}/st/{station}/photo"
+
+
 # -- hub -> station ----------------------------------------------------------------------
 def hub_acks(site: str, station: str) -> str:
-    """EventAck for one station. QoS 1."""
+    """EventAck and PhotoAck for one station. QoS 1."""
     return f"{ROOT}/{site}/hub/ack/{station}"
 
 
@@ -63,7 +68,12 @@ def hub_status(site: str) -> str:
 # -- subscriptions -----------------------------------------------------------------------
 def hub_subscriptions(site: str) -> list[str]:
     """What the hub of ``site`` subscribes to."""
-    return [f"{ROOT}/{site}/st/+/events", f"{ROOT}/{site}/st/+/status", f"{ROOT}/{site}/st/+/req"]
+    return [
+        f"{ROOT}/{site}/st/+/events",
+        f"{ROOT}/{site}/st/+/status",
+        f"{ROOT}/{site}/st/+/req",
+        f"{ROOT}/{site}/st/+/photo",
+    ]
 
 
 def station_subscriptions(site: str, station: str) -> list[str]:

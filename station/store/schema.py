@@ -255,6 +255,21 @@ def m004_print_targets(db: sqlite_utils.Database) -> None:
     )
 
 
+@migration
+def m005_photo_uploads(db: sqlite_utils.Database) -> None:
+    run_script(
+        db,
+        """
+        -- Set when the hub acknowledged the whole photo, checked against its SHA-256
+        -- (sync/station_photos.py). upload_error: this station cannot send it (its file
+        -- is missing or no longer matches its hash); it is not tried again.
+        ALTER TABLE photos ADD COLUMN uploaded_at TEXT;
+        ALTER TABLE photos ADD COLUMN upload_error TEXT;
+        CREATE INDEX photos_to_upload ON photos(stored_at) WHERE uploaded_at IS NULL;
+        """,
+    )
+
+
 def pending(db: sqlite_utils.Database) -> list[str]:
     """Names of the migrations not yet applied, in order."""
     return MIGRATIONS.pending(db)

@@ -256,3 +256,19 @@ def test_plaintext_client_on_the_tls_port_gets_nothing(site, site_broker, mqtt_p
     peer = mqtt_peer(site_broker.tls_port, A, password(site, A))
     with pytest.raises(queue.Empty):
         peer.connack(timeout=1.0)
+
+
+def test_a_station_uploads_photos_only_under_its_own_name(login):
+    # Photo chunks ride on st/<station>/photo: the hub reads them, a station cannot
+    # forge another's, and the PhotoAck comes back on the station's own ack topic.
+    hub, a = login(HUB), login(A)
+    hub.subscribe(*topics.hub_subscriptions(SITE))
+    a.subscribe(topics.hub_acks(SITE, A))
+    a.publish(topics.station_photos(SITE, B), b"forged chunk")
+    a.publish(topics.station_photos(SITE, A), b"chunk")  # the positive control
+    assert hub.wait_for(topics.station_photos(SITE, A)) == [
+        (topics.station_photos(SITE, A), b"chunk", 1, False)
+    ]
+    assert hub.received(SETTLE) == []
+    hub.publish(topics.hub_acks(SITE, A), b"photo ack")
+    assert [m[1] for m in a.wait_for(topics.hub_acks(SITE, A))] == [b"photo ack"]

@@ -353,6 +353,7 @@ def test_the_hub_says_offline_when_it_stops_and_counts_its_births(hub_path, sett
 def test_hub_subscriptions_cover_what_stations_send():
     assert topics.hub_subscriptions(SITE) == [
         f"doms/v1/{SITE}/st/+/events", f"doms/v1/{SITE}/st/+/status", f"doms/v1/{SITE}/st/+/req",
+        f"doms/v1/{SITE}/st/+/photo",
     ]  # fmt: skip
 
 

@@ -1,0 +1,345 @@
+"""Photos from station to hub over a real broker (PROTOCOL.md, "Photo files"): the real
+``StationSync`` and ``HubSync``, the station's photo store, chunks watched on the wire by
+a plain MQTT client."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import threading
+from datetime import UTC, datetime
+
+import paho.mqtt.client as mqtt
+import pytest
+from PIL import Image
+
+from drivers.camera import Photo
+from routing import store
+from station.inspection import record_photo
+from station.photos import PhotoStore
+from station.store.db import open_db
+from station.store.outbox import record_event
+from sync import messages as m
+from sync import topics
+from sync.hub import HubSync
+from sync.photo_files import photo_path, root_beside
+from sync.station import StationSync
+from tests.sync.e2e_helpers import (
+    SITE,
+    STATION,
+    hub_settings,
+    new_station_db,
+    rows,
+    station_config,
+    wait_until,
+)
+
+WAIT = 60.0
+
+
+def jpeg(width: int, height: int) -> bytes:
+    """A JPEG of noise: it barely compresses (about 1.2 bytes a pixel)."""
+    img = Image.frombytes("RGB", (width, height), os.urandom(width * height * 3))
+    out = io.BytesIO()
+    img.save(out, format="JPEG", quality=95)
+    return out.getvalue()
+
+
+def take_photo(db_path, data: bytes, subject: str = "receipt/RCV-1") -> str:
+    db = open_db(db_path, synchronous="NORMAL")
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            width, height = img.size
+        photo = Photo(data, width, height, datetime.now(UTC))
+        stored = record_photo(db, PhotoStore.beside(db, db_path), STATION, photo, "Q5001", subject)
+        return stored.sha256
+    finally:
+        db.close()
+
+
+def uploaded_at(db_path, sha: str) -> str | None:
+    return rows(db_path, "SELECT uploaded_at FROM photos WHERE sha256 = ?", [sha])[0][0]
+
+
+class Wire:
+    """A plain MQTT client that records, in broker order, what the station publishes:
+    ("chunk", index) for a photo chunk, ("events", [seq, ...]) for an event batch.
+    ``on_chunk(index)`` runs on paho's thread as each chunk arrives."""
+
+    def __init__(self, port: int, on_chunk=None) -> None:
+        self.seen: list[tuple[str, object]] = []
+        self.on_chunk = on_chunk
+        self.client = c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="wire")
+        subscribed = threading.Event()
+        c.on_subscribe = lambda *a: subscribed.set()
+        c.on_connect = lambda cl, *a: cl.subscribe(f"doms/v1/{SITE}/st/{STATION}/#", qos=1)
+        c.on_message = self._message
+        c.connect("127.0.0.1", port)
+        c.loop_start()
+        assert subscribed.wait(10)
+
+    def _message(self, client, userdata, msg) -> None:
+        leaf = msg.topic.rsplit("/", 1)[-1]
+        if leaf == "photo":
+            chunk = m.decode(msg.payload)
+            self.seen.append(("chunk", chunk.index))
+            if self.on_chunk is not None:
+                self.on_chunk(chunk.index)
+        elif leaf == "events":
+            self.seen.append(("events", [e.seq for e in m.decode(msg.payload).events]))
+
+    def chunks(self) -> list[int]:
+        return [i for kind, i in self.seen if kind == "chunk"]
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.fixture
+def hub_path(tmp_path):
+    path = tmp_path / "hub" / "hub.db"
+    store.open_db(path, synchronous="OFF").close()
+    return path
+
+
+@pytest.fixture
+def hub(broker, hub_path):
+    h = HubSync(hub_path, SITE, hub_settings(broker.port), poll_interval=0.05).start()
+    yield h
+    h.stop()
+
+
+@pytest.fixture
+def station_db(tmp_path):
+    path = tmp_path / "station" / "station.db"
+    path.parent.mkdir()
+    new_station_db(path)
+    return path
+
+
+@pytest.fixture
+def start_station(broker, station_db):
+    started: list[StationSync] = []
+
+    def start(**kwargs) -> StationSync:
+        config = station_config(station_db, broker.port)
+        presence = {"operator": "Q5001", "screen": "inspect", "devices": {}}
+        sync = StationSync(
+            config.database, config, hub_settings(broker.port), lambda: presence, **kwargs
+        )
+        started.append(sync.start())
+        return sync
+
+    yield start
+    for sync in started:
+        sync.stop()
+
+
+@pytest.fixture
+def wire(broker):
+    made: list[Wire] = []
+
+    def make(on_chunk=None) -> Wire:
+        made.append(Wire(broker.port, on_chunk))
+        return made[-1]
+
+    yield make
+    for w in made:
+        w.close()
+
+
+def hub_file(hub_path, sha: str) -> bytes:
+    return photo_path(root_beside(hub_path), sha).read_bytes()
+
+
+def test_a_photo_taken_offline_reaches_the_hub_after_reconnect(
+    broker, hub, hub_path, station_db, start_station
+):
+    sync = start_station()
+    wait_until(lambda: sync.state().online and sync.state().hub_online, WAIT, "online")
+    broker.kill()
+    wait_until(lambda: not sync.state().online, WAIT, "offline")
+    data = jpeg(800, 600)
+    sha = take_photo(station_db, data)
+    assert uploaded_at(station_db, sha) is None
+    broker.start()
+    wait_until(lambda: uploaded_at(station_db, sha), WAIT, "marked uploaded")
+    assert hub_file(hub_path, sha) == data
+    db = store.open_db(hub_path)
+    try:
+        row = db.execute(
+            "SELECT station, subject, size, received_at FROM photos WHERE sha256 = ?", [sha]
+        ).fetchone()
+        # The photo_taken event got there first (events first), then the file.
+        assert (
+            db.execute(
+                "SELECT count(*) FROM inbox WHERE type = 'photo_taken' AND station = ?", [STATION]
+            ).fetchone()[0]
+            == 1
+        )
+    finally:
+        db.close()
+    assert row[:3] == (STATION, "receipt/RCV-1", len(data)) and row[3]
+    assert sync.state().counters["photos_uploaded"] == 1
+
+
+def test_a_link_dropped_mid_photo_still_ends_with_the_right_file(
+    broker, hub, hub_path, station_db, start_station, wire
+):
+    data = jpeg(2000, 1500)  # a few MB: dozens of chunks
+    count = -(-len(data) // m.CHUNK_BYTES)
+    assert count > 30
+    sync = start_station(photo_ack_timeout=3.0)
+    wait_until(lambda: sync.state().online and sync.state().hub_online, WAIT, "online")
+    stored_at_kill: list[int] = []
+
+    def cut(index: int) -> None:
+        if index == 10 and not stored_at_kill:
+            stored_at_kill.append(hub.counters.photos_stored)
+            broker.kill()  # mid-photo, from the wire's own thread: no chance to finish
+
+    wire(on_chunk=cut)
+    sha = take_photo(station_db, data)
+    wait_until(lambda: stored_at_kill, WAIT, "the link cut mid-photo")
+    assert stored_at_kill == [0]
+    wait_until(lambda: not sync.state().online, WAIT, "offline")
+    assert uploaded_at(station_db, sha) is None
+    broker.start()
+    wait_until(lambda: uploaded_at(station_db, sha), WAIT, "marked uploaded")
+    assert hub_file(hub_path, sha) == data
+    assert sync.state().counters["photo_chunks_sent"] > count  # some went twice
+    assert hub.counters.photos_stored == 1 and hub.counters.photos_refused == 0
+
+
+def test_a_corrupted_chunk_is_refused_and_the_photo_sent_again(
+    broker, hub, hub_path, station_db, start_station, monkeypatch
+):
+    real_chunk = StationSync._chunk
+    corrupted: list[int] = []
+
+    def damaged_once(self, up, index):
+        chunk = real_chunk(self, up, index)
+        if index == 1 and not corrupted:  # flipped in transit, once
+            corrupted.append(index)
+            data = bytearray(chunk.data)
+            data[7] ^= 0x55
+            chunk = m.PhotoChunk(**{**{f: getattr(chunk, f) for f in chunk.__struct_fields__},
+                                    "data": bytes(data)})  # fmt: skip
+        return chunk
+
+    monkeypatch.setattr(StationSync, "_chunk", damaged_once)
+    data = jpeg(400, 300)
+    sha = take_photo(station_db, data)
+    sync = start_station()
+    wait_until(lambda: uploaded_at(station_db, sha), WAIT, "marked uploaded")
+    assert corrupted == [1]
+    assert hub_file(hub_path, sha) == data
+    assert (hub.counters.photos_refused, hub.counters.photos_stored) == (1, 1)
+    assert sync.state().counters["photos_refused"] == 1
+    reasons = [r for (r,) in rows_hub(hub_path, "SELECT reason FROM quarantine")]
+    assert len(reasons) == 1 and sha in reasons[0] and "SHA-256" in reasons[0]
+
+
+def rows_hub(hub_path, sql: str) -> list[tuple]:
+    db = store.open_db(hub_path)
+    try:
+        return db.execute(sql).fetchall()
+    finally:
+        db.close()
+
+
+def test_events_written_during_a_big_upload_overtake_it(
+    broker, hub, hub_path, station_db, start_station, wire
+):
+    data = jpeg(2000, 1500)
+    count = -(-len(data) // m.CHUNK_BYTES)
+    sync = start_station()
+    wait_until(lambda: sync.state().online and sync.state().hub_online, WAIT, "online")
+    written: list[int] = []
+    sent_at_commit: list[int] = []
+
+    def scan_meanwhile(index: int) -> None:
+        # A packer's event, committed while the photo is on its way (on the wire's thread,
+        # so at a known point of the upload, not a moment in time).
+        if index == 5 and not written:
+            db = open_db(station_db, synchronous="NORMAL")
+            with db.atomic():
+                written.append(record_event(db, STATION, "test_event", {"during": "photo"}))
+            db.close()
+            sent_at_commit.append(sync.state().counters.get("photo_chunks_sent", 0))
+            sync.wake()
+
+    w = wire(on_chunk=scan_meanwhile)
+    sha = take_photo(station_db, data)
+    wait_until(lambda: uploaded_at(station_db, sha), WAIT, "marked uploaded")
+    assert hub_file(hub_path, sha) == data
+    at_event = next(i for i, (kind, x) in enumerate(w.seen) if kind == "events"
+                    and written[0] in x)  # fmt: skip
+    ahead = sum(1 for kind, _ in w.seen[:at_event] if kind == "chunk")
+    # The station checks the outbox before every chunk: once the event is committed, at
+    # most the chunk whose check came just before goes out ahead of it (and one more that
+    # was out but not yet counted when the count was read).
+    assert ahead <= sent_at_commit[0] + 2, (sent_at_commit, w.seen[: at_event + 1])
+    assert ahead < count // 2 and sorted(w.chunks()) == list(range(count))
+
+
+def test_uploaded_only_when_the_hub_acknowledges_and_sent_again_when_refused(
+    broker, station_db, start_station, mqtt_peer
+):
+    # The test plays the hub: says it is online, takes the chunks, answers by hand.
+    hub = mqtt_peer(broker.port, client_id="hub-WH1")
+    assert hub.connected()
+    hub.subscribe(topics.station_photos(SITE, STATION), topics.station_events(SITE, STATION))
+    hub.publish(topics.hub_status(SITE), m.encode(m.HubStatus(online=True, bd_seq=1)), retain=True)
+    data = jpeg(300, 200)
+    count = -(-len(data) // m.CHUNK_BYTES)
+    sha = take_photo(station_db, data)
+    sync = start_station(photo_ack_timeout=600)
+
+    def got_chunks(n: int) -> list[m.PhotoChunk]:
+        out: list[m.PhotoChunk] = []
+        while len(out) < n:
+            message = m.decode(hub.messages.get(timeout=WAIT)[1])
+            if isinstance(message, m.EventBatch):  # photo_taken: acked, as a hub would
+                ack = m.EventAck(station=STATION, applied_seq=message.events[-1].seq)
+                hub.publish(topics.hub_acks(SITE, STATION), m.encode(ack))
+            else:
+                out.append(message)
+        return out
+
+    first = got_chunks(count)
+    assert b"".join(c.data for c in sorted(first, key=lambda c: c.index)) == data
+    wait_until(lambda: sync.state().counters.get("photo_chunks_sent") == count, WAIT)
+    assert uploaded_at(station_db, sha) is None  # the broker has it all; the hub said nothing
+
+    ack = m.PhotoAck(station=STATION, sha256=sha, stored=False, reason="test: bad hash")
+    hub.publish(topics.hub_acks(SITE, STATION), m.encode(ack))
+    again = got_chunks(count)
+    assert [c.index for c in again] == list(range(count)) and uploaded_at(station_db, sha) is None
+
+    other = m.PhotoAck(station="WH1-PACK-02", sha256=sha, stored=True)  # not ours: refused
+    hub.publish(topics.hub_acks(SITE, STATION), m.encode(other))
+    hub.publish(
+        topics.hub_acks(SITE, STATION),
+        m.encode(m.PhotoAck(station=STATION, sha256=sha, stored=True)),
+    )
+    wait_until(lambda: uploaded_at(station_db, sha), WAIT, "marked uploaded")
+    assert sync.state().counters["quarantined"] == 1
+
+
+def test_a_photo_whose_file_no_longer_matches_is_marked_and_skipped(
+    broker, hub, hub_path, station_db, start_station
+):
+    lost, kept = jpeg(200, 100), jpeg(210, 100)
+    lost_sha = take_photo(station_db, lost)
+    kept_sha = take_photo(station_db, kept)
+    photo_path(root_beside(station_db), lost_sha).write_bytes(b"bit rot" + lost[7:])
+    start_station()
+    wait_until(lambda: uploaded_at(station_db, kept_sha), WAIT, "the good one uploaded")
+    error = rows(station_db, "SELECT upload_error FROM photos WHERE sha256 = ?", [lost_sha])
+    assert "no longer matches" in error[0][0] and uploaded_at(station_db, lost_sha) is None
+    assert hashlib.sha256(hub_file(hub_path, kept_sha)).hexdigest() == kept_sha
+    missing = rows_hub(hub_path, "SELECT sha256 FROM photos WHERE received_at IS NULL")
+    assert missing == [(lost_sha,)]
