@@ -1,8 +1,9 @@
 """Photos and inbound inspection notes: what they write to the station database and outbox.
 
-A photo's JPEG stays on the station (``station/photos.py``); the hub hears of it through a
-``photo_taken`` event naming it by SHA-256, written in the transaction of its ``photos``
-row. An inspection note of inbound goods is one ``inbound_inspected`` event listing the
+A photo's JPEG is kept in the station's photo store (``station/photos.py``); the hub hears
+of it through a ``photo_taken`` event naming it by SHA-256, written in the transaction of
+its ``photos`` row, and the file follows in chunks once the outbox is empty
+(``sync/station_photos.py``). An inspection note of inbound goods is one ``inbound_inspected`` event listing the
 hashes of its photos (``sync/PROTOCOL.md``).
 """
 
