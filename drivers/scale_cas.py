@@ -33,7 +33,7 @@ class CasScale(CommandScale):
         self,
         transport: Transport,
         poll: float = 0.1,
-        answer_timeout: float = 0.5,
+        answer_timeout: float = 1.0,
         silence: float = 2.0,
     ) -> None:
         super().__init__(
