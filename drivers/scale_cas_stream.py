@@ -10,7 +10,8 @@ from collections.abc import Callable
 from drivers.base import Scale, Weight
 from drivers.errors import BadFrame, DeviceUnreachable, ScaleError
 from drivers.protocols import cas_stream
-from drivers.scale_common import OVERLOAD, UNSTEADY, not_answering
+from drivers.scale_cas import cas_weight
+from drivers.scale_common import UNSTEADY, not_answering
 from drivers.transports.base import Transport
 
 
@@ -95,11 +96,4 @@ class CasStreamScale(Scale):
 
     @staticmethod
     def _weight(reading: cas_stream.Reading) -> Weight:
-        if reading.overload:
-            raise ScaleError(OVERLOAD, "overload")
-        if reading.unit is None:
-            raise BadFrame(
-                f"Scale sends weights in {reading.unit_text!r}: set its unit to g, kg or lb."
-            )
-        assert reading.value is not None
-        return Weight.of(reading.value, reading.unit, stable=reading.stable)
+        return cas_weight(reading)

@@ -14,11 +14,9 @@ reads garbage instead of frames. Emulator choices: the frame has no underload fl
 
 from __future__ import annotations
 
-from drivers.base import Unit
+from drivers.emulators.cas_scale import DECIMALS, pan_value
 from drivers.emulators.serial_scale import MISHEARD, SerialScaleEmulator
 from drivers.protocols import cas_stream
-
-_DECIMALS = {Unit.KG: 3, Unit.LB: 2, Unit.G: 0, Unit.OZ: 1}
 
 
 class CasStreamScaleEmulator(SerialScaleEmulator):
@@ -46,14 +44,6 @@ class CasStreamScaleEmulator(SerialScaleEmulator):
         return [(now, self._frame(now))]
 
     def _frame(self, now: float) -> bytes:
-        condition, net, stable = self._reading(now)
-        if condition == "+":
-            value = None
-        elif condition == "-":
-            value = -0.001 * self._in_unit(self.capacity)
-        else:
-            value = self._in_unit(net)
-        unit = "g" if self.unit == Unit.G else self.unit.value
-        return cas_stream.encode_frame(
-            stable, value, unit, _DECIMALS[self.unit], net=self._s.tare != 0
-        )
+        stable, value = pan_value(self, now)
+        unit, decimals = self.unit.value, DECIMALS[self.unit]
+        return cas_stream.encode_frame(stable, value, unit, decimals, net=self._s.tare != 0)
