@@ -17,6 +17,8 @@ from typing import Protocol
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``devices`` and ``emulate`` to the ``doms`` command line."""
+    from drivers.urls import SCALE_PROTOCOLS  # light: no pyserial until a URL is opened
+
     devices = subparsers.add_parser(
         "devices", help="talk to scales, printers and scanners by device URL"
     )
@@ -65,16 +67,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     emu_subs = emulate.add_subparsers(dest="emulate_command", metavar="DEVICE", required=True)
     scale = emu_subs.add_parser(
         "scale",
-        help="a serial scale (MT-SICS, Toledo 8217, NCI or CAS) on a pseudo-terminal",
+        help="a serial scale (MT-SICS, Toledo 8217, NCI, CAS or CAS stream) on a pseudo-terminal",
         description="Prints the scale URL. Type a weight in grams and Enter to place it; "
         "'r' removes it; faults: motion, overload, under, noise, split, slow S, hang (and "
-        "nak, bad-bcc for CAS; fault NAME for NCI); 'ok' clears them; 'help' lists all.",
+        "nak, bad-bcc for CAS; fault NAME for NCI); 'ok' clears them; 'help' lists all. "
+        "cas-stream sends its frames unasked (slow S: one every S s).",
     )
     scale.add_argument("--weight", type=float, default=0.0, help="grams on the pan at start")
     scale.add_argument(
         "--protocol",
         default="mt-sics",
-        choices=["mt-sics", "toledo-8217", "nci", "cas", "hid"],
+        choices=[*SCALE_PROTOCOLS, "hid"],
         help="wire protocol (default mt-sics; hid: a USB HID scale's reports over TCP)",
     )
     scale.add_argument("--unit", help="unit the scale shows: g, kg, lb or oz")

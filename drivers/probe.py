@@ -9,13 +9,15 @@ another kind:
    in the line buffer of NCI and MT-SICS scales.
 2. NCI SCP-01 (9600 7E1): a CR first (so leftovers become one unknown command, answered
    ``?``), then ``W`` CR, then ``S`` CR.
-3. CAS (9600 8N1): ENQ; after an ACK, DC1 to finish the exchange (it only asks for data).
-4. MT-SICS (9600 8N1): CR LF (leftovers become one unknown command, answered ``ES``),
+3. CAS continuous output (9600 8N1): nothing is sent, the port is listened to for two
+   timeouts; a scale streaming frames unasked ignores what the probes before sent.
+4. CAS (9600 8N1): ENQ; after an ACK, DC1 to finish the exchange (it only asks for data).
+5. MT-SICS (9600 8N1): CR LF (leftovers become one unknown command, answered ``ES``),
    ``I4`` (serial number), then ``SI`` (weight now); once it answers, ``I2`` and ``I3``
    (model, capacity, software) for the report.
 
 No zero, tare, unit change or setup command is ever sent. With ``bauds`` (the CLI's
-default sweep) the same four are then tried at each other rate, keeping each protocol's
+default sweep) the same five are then tried at each other rate, keeping each protocol's
 data bits and parity: scales are often left at 4800, 2400 or 19200 by whoever set them up.
 The first answer ends the probe, so a scale at its usual setting costs no more than before.
 """
@@ -28,7 +30,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from drivers.errors import DeviceError
-from drivers.protocols import cas, mt_sics, nci, toledo
+from drivers.protocols import cas, cas_stream, mt_sics, nci, toledo
 from drivers.transports.base import Transport
 from drivers.urls import SCALE_PROTOCOLS, ScaleProtocol
 
@@ -95,15 +97,19 @@ class ProbeReport:
 
 Opener = Callable[[str, ScaleProtocol], Transport]
 
-ORDER = ("toledo-8217", "nci", "cas", "mt-sics")
-# After each protocol's usual rate (9600 for all four): 4800 and 2400 on older scales and
+# CAS stream listens beside CAS: same 8N1 open (on a pty, an 8N1 open before Toledo's
+# 7E1 makes the 7E1 one fail, see serial_scale.py).
+ORDER = ("toledo-8217", "nci", "cas-stream", "cas", "mt-sics")
+# After each protocol's usual rate (9600 for all five): 4800 and 2400 on older scales and
 # ECR setups, 19200 on a few newer ones.
 SWEEP_BAUDS = (9600, 4800, 2400, 19200)
 
 # Worst case of each probe with nothing answering, in answer timeouts (plus fixed pauses):
 # Toledo waits for the echo and for W (and 0.05 s after F), NCI for a CR (half) and for
-# W and S, CAS for ENQ, MT-SICS for I4 and SI.
+# W and S, CAS for ENQ, MT-SICS for I4 and SI; CAS stream listens for two (a scale may
+# send only a few frames a second).
 _SILENT_COST = {
+    "cas-stream": (2.0, 0.0),
     "toledo-8217": (2.0, 0.05),
     "nci": (2.5, 0.0),
     "cas": (1.0, 0.0),
@@ -305,6 +311,15 @@ def _probe_cas(t: Transport, timeout: float) -> str | None:
     return "answered ENQ with ACK"
 
 
+def _probe_cas_stream(t: Transport, timeout: float) -> str | None:
+    t.reset_input()
+    parser, deadline = cas_stream.Parser(), time.monotonic() + 2 * timeout
+    while (left := deadline - time.monotonic()) > 0:
+        for reading in parser.feed(t.read(min(left, 0.05))):
+            return f"sends CAS continuous frames unasked ({reading})"
+    return None
+
+
 def _probe_mt_sics(t: Transport, timeout: float) -> str | None:
     def reply(b: bytes) -> mt_sics.Reply | None:
         for r in mt_sics.Replies().feed(b):
@@ -328,6 +343,7 @@ def _probe_mt_sics(t: Transport, timeout: float) -> str | None:
 
 
 _PROBES: dict[str, Callable[[Transport, float], str | None]] = {
+    "cas-stream": _probe_cas_stream,
     "toledo-8217": _probe_toledo,
     "nci": _probe_nci,
     "cas": _probe_cas,

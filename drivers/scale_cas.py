@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from drivers.base import Weight
 from drivers.errors import BadFrame, ScaleError
-from drivers.protocols import cas
+from drivers.protocols import cas, cas_stream
 from drivers.scale_common import OVERLOAD, UNSTEADY, CommandScale, pause_until
 from drivers.transports.base import Transport
 
@@ -33,7 +33,7 @@ class CasScale(CommandScale):
         self,
         transport: Transport,
         poll: float = 0.1,
-        answer_timeout: float = 0.5,
+        answer_timeout: float = 1.0,
         silence: float = 2.0,
     ) -> None:
         super().__init__(
@@ -121,11 +121,17 @@ class CasScale(CommandScale):
 
     @staticmethod
     def _weight(reading: cas.Reading) -> Weight:
-        if reading.overload:
-            raise ScaleError(OVERLOAD, "overload")
-        if reading.unit is None:
-            raise BadFrame(
-                f"Scale sends weights in {reading.unit_text!r}: set its unit to g, kg or lb."
-            )
-        assert reading.value is not None
-        return Weight.of(reading.value, reading.unit, stable=reading.stable)
+        return cas_weight(reading)
+
+
+def cas_weight(reading: cas.Reading | cas_stream.Reading) -> Weight:
+    """A CAS frame (either format) as a Weight; raises ScaleError on overload, BadFrame
+    for a unit other than g/kg/lb/oz."""
+    if reading.overload:
+        raise ScaleError(OVERLOAD, "overload")
+    if reading.unit is None:
+        raise BadFrame(
+            f"Scale sends weights in {reading.unit_text!r}: set its unit to g, kg or lb."
+        )
+    assert reading.value is not None
+    return Weight.of(reading.value, reading.unit, stable=reading.stable)

@@ -167,8 +167,10 @@ def watch_scale(
     """Print readings from the scale at ``url`` line by line until ``stop()`` (or ``count``
     lines). A reading is printed when it changes, and at most every ``every`` s when it
     does not. Scale conditions (overload ...) are printed as lines and watching goes on.
+    So does a scale that stops answering (too slow, hung, cable pulled) after it has given
+    a reading: the line says so, and readings resume when it answers again.
 
-    Raises DeviceError (other than ScaleError) when the scale cannot be read.
+    Raises DeviceError (other than ScaleError) when the scale cannot be read at first.
     """
     from drivers.urls import open_scale
 
@@ -198,8 +200,19 @@ def watch_scale(
             except ScaleError as exc:
                 emit(f"{'':>12}  {exc}")
                 time.sleep(0.2)  # the condition lasts; do not spin on it
+            except DeviceError as exc:
+                if not printed:
+                    raise  # never read: wrong URL, port or protocol; say so and stop
+                emit(f"{'':>12}  {exc}")
+                _pause(1.0, done)  # transports reopen on the next call
     finally:
         scale.close()
+
+
+def _pause(seconds: float, stop: Callable[[], bool]) -> None:
+    until = time.monotonic() + seconds
+    while not stop() and time.monotonic() < until:
+        time.sleep(0.05)
 
 
 # -- test-print ---------------------------------------------------------------------------

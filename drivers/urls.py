@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # imported lazily below: `doms --help` should not load pyseri
     from drivers.transports.tcp import TcpTransport
 
 _SCALE_FORMS = (
-    "serial://PORT?protocol=mt-sics|toledo-8217|nci|cas&baud=9600&bytesize=7&parity=E"
+    "serial://PORT?protocol=mt-sics|toledo-8217|nci|cas|cas-stream&baud=9600&bytesize=7&parity=E"
     "&stopbits=1&unit=kg, tcp://HOST:PORT?protocol=..., emulator://scale?protocol=...&weight=G"
 )
 _LABEL_FORMS = "tcp://HOST:9100, serial://PORT?protocol=zpl, cups://QUEUE, file:///PATH"
@@ -147,6 +147,11 @@ SCALE_PROTOCOLS: dict[str, ScaleProtocol] = {
             "cas", ("cas-enq", "cas-pd2"), 9600, 8, "N", "1",
             "drivers.scale_cas:CasScale",
             "drivers.emulators.cas_scale:CasScaleEmulator",
+        ),
+        ScaleProtocol(
+            "cas-stream", ("cas-22", "cas22", "cas-continuous"), 9600, 8, "N", "1",
+            "drivers.scale_cas_stream:CasStreamScale",
+            "drivers.emulators.cas_stream_scale:CasStreamScaleEmulator",
         ),
     )
 }  # fmt: skip

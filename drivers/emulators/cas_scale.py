@@ -16,7 +16,18 @@ from drivers.base import Unit
 from drivers.emulators.serial_scale import SerialScaleEmulator
 from drivers.protocols import cas
 
-_DECIMALS = {Unit.KG: 3, Unit.LB: 2, Unit.G: 0, Unit.OZ: 1}
+DECIMALS = {Unit.KG: 3, Unit.LB: 2, Unit.G: 0, Unit.OZ: 1}
+
+
+def pan_value(emu: SerialScaleEmulator, now: float) -> tuple[bool, float | None]:
+    """``(stable, value in the scale's unit)`` for a CAS frame; None is overload. CAS
+    frames have no underload flag: below zero shows as a small negative weight."""
+    condition, net, stable = emu._reading(now)
+    if condition == "+":
+        return stable, None
+    if condition == "-":
+        return stable, -0.001 * emu._in_unit(emu.capacity)
+    return stable, emu._in_unit(net)
 
 
 class CasScaleEmulator(SerialScaleEmulator):
@@ -50,15 +61,8 @@ class CasScaleEmulator(SerialScaleEmulator):
         return out
 
     def _frame(self, now: float) -> bytes:
-        condition, net, stable = self._reading(now)
-        if condition == "+":
-            value = None
-        elif condition == "-":
-            value = -0.001 * self._in_unit(self.capacity)
-        else:
-            value = self._in_unit(net)
-        unit = "g" if self.unit == Unit.G else self.unit.value
-        frame = cas.encode_frame(stable, value, unit, _DECIMALS[self.unit])
+        stable, value = pan_value(self, now)
+        frame = cas.encode_frame(stable, value, self.unit.value, DECIMALS[self.unit])
         if self._bad_bcc:
             frame = frame[:12] + bytes([frame[12] ^ 0x01]) + frame[13:]
         return frame

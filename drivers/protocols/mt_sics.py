@@ -25,7 +25,7 @@ SEND_REPEAT = "SIR"  # weight now and then repeatedly (~10 Hz) until another com
 ZERO = "Z"
 TARE = "T"
 RESET = "@"  # cancel everything pending; answers with the serial number (I4 A "...")
-COMMAND_LIST = "I0"  # implemented commands, one per line: I0 B <level> "<cmd>" ... I0 A ...
+COMMAND_LIST = "I0"  # implemented commands: I0 B <level> "<cmd>" ..., I0 A <level> "<cmd>"
 MODEL = "I2"  # balance data: I2 A "<type> <capacity> <unit>"
 SOFTWARE = "I3"  # software version: I3 A "<version>"
 SERIAL = "I4"  # serial number: I4 A "<serial>"
@@ -183,7 +183,10 @@ class Replies:
                 self._spoiled.discard(reply.ident)
                 self.garbage += 1
             elif reply.status == "A" and reply.ident in self._open:
-                texts = (*self._open.pop(reply.ident), reply.text)
+                # The manual ends a run with a last item (``I0 A 3 "SM4"``); some devices
+                # end it with a bare ``I0 A``, which adds no line.
+                last = (reply.text,) if reply.text else ()
+                texts = (*self._open.pop(reply.ident), *last)
                 out.append(Reply(reply.ident, "A", text=reply.text, lines=texts))
             else:
                 out.append(reply)

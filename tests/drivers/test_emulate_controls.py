@@ -16,7 +16,7 @@ from drivers.emulators.controls import LABEL_PRINTER, SCALE, Console
 from drivers.emulators.nci_scale import NciScaleEmulator
 from drivers.emulators.zpl_printer import ZplPrinterEmulator
 from drivers.errors import DeviceUnreachable, ScaleError
-from drivers.urls import open_label_printer, open_scale, open_slip_printer
+from drivers.urls import SCALE_PROTOCOLS, open_label_printer, open_scale, open_slip_printer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -129,3 +129,34 @@ def test_mistakes_are_reported_not_raised():
         assert console.handle("jam")[1].startswith("unknown command 'jam'")
         assert console.handle("slow 0.5") == (True, "slow: answers 0.5 s late")
         assert console.handle("silent")[0] and emu.host_status().head_open
+
+
+@pytest.mark.parametrize("protocol", [*SCALE_PROTOCOLS, "hid"])
+def test_every_scale_fault_is_reachable_from_doms_emulate(protocol):
+    # The faults, typed into `doms emulate scale`, each seen through the driver.
+    unit = [] if protocol == "hid" else ["--unit", "kg"]
+    with emulate("scale", "--protocol", protocol, "--weight", "500", *unit) as emu:
+        scale = open_scale(emu.url)
+        try:
+            assert emu.type("overload") == "overload: on"
+            with pytest.raises(ScaleError) as info:
+                scale.read(timeout=1)
+            assert info.value.condition == "overload"
+            emu.type("ok")
+            assert emu.type("motion") == "motion: on"
+            with pytest.raises(ScaleError) as info:
+                scale.read(timeout=0.6)
+            assert info.value.condition == "unstable"
+            emu.type("ok")
+            if protocol != "hid":  # a USB report cannot be garbled or late on its way
+                assert emu.type("noise") == "noise: on"
+                assert emu.type("split") == "split: on"
+                assert emu.type("slow 0.3") == "slow: answers 0.3 s late"
+                assert scale.read(timeout=3).grams == pytest.approx(500, abs=2.5)
+            assert emu.type("hang").startswith("hang: connected but not answering")
+            with pytest.raises(DeviceUnreachable):
+                scale.read(timeout=0.5)
+            assert emu.type("ok") == "ok: every fault cleared"
+            assert scale.read(timeout=3).grams == pytest.approx(500, abs=2.5)
+        finally:
+            scale.close()

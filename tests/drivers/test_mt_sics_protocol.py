@@ -111,6 +111,14 @@ def test_replies_join_b_lines_and_let_weights_through():
     assert mt_sics.command_list(i0) == ("I0", "S", "T")
 
 
+def test_i0_run_ended_by_a_bare_a_line():
+    # The manual's last line is an item (I0 A 3 "SM4"); some devices send a bare "I0 A".
+    r = mt_sics.Replies()
+    (i0,) = r.feed(b'I0 B 0 "I0"\r\nI0 B 1 "D"\r\nI0 B 3 "CLR"\r\nI0 A\r\n')
+    assert i0.lines == ("0 I0", "1 D", "3 CLR")
+    assert mt_sics.command_list(i0) == ("I0", "D", "CLR")
+
+
 def test_replies_drop_a_run_that_lost_a_line_to_noise():
     r = mt_sics.Replies()
     # noise glued to the first line hides it: the rest must not pass for the whole list

@@ -52,7 +52,9 @@ def test_probes_send_only_harmless_commands():
     with MtSicsScaleEmulator(weight=100.0) as emu:
         report = probe(emu.port, timeout=0.15)
         assert report.found.protocol == "mt-sics"
-        assert [a.protocol for a in report.attempts] == ["toledo-8217", "nci", "cas", "mt-sics"]
+        assert [a.protocol for a in report.attempts] == [
+            "toledo-8217", "nci", "cas-stream", "cas", "mt-sics"
+        ]  # fmt: skip
         # Toledo's letters and NCI's W/S end up as MT-SICS lines; none zeroes or tares.
         assert not {"Z", "T", "@"} & set(emu.commands)
     with ToledoScaleEmulator() as emu:
@@ -66,7 +68,7 @@ def test_nothing_answering_is_reported_not_raised():
         emu.stop_answering()
         report = probe(emu.port, timeout=0.1)
     assert report.found is None and report.url is None
-    assert [a.detail for a in report.attempts] == ["no answer"] * 4
+    assert [a.detail for a in report.attempts] == ["no answer"] * 5
 
 
 def test_missing_port_is_reported():

@@ -25,14 +25,21 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_plan_tries_every_usual_setting_first_then_rate_by_rate():
     tried = [(p.name, p.settings()) for p in plan(bauds=(9600, 4800, 2400))]
-    assert tried[:4] == [
+    assert tried[:5] == [
         ("toledo-8217", "9600 7E1"),
         ("nci", "9600 7E1"),
+        ("cas-stream", "9600 8N1"),
         ("cas", "9600 8N1"),
         ("mt-sics", "9600 8N1"),
     ]
-    assert [s for _, s in tried[4:8]] == ["4800 7E1", "4800 7E1", "4800 8N1", "4800 8N1"]
-    assert len(tried) == 12  # 9600 is nobody's "other" rate: not tried twice
+    assert [s for _, s in tried[5:10]] == [
+        "4800 7E1",
+        "4800 7E1",
+        "4800 8N1",
+        "4800 8N1",
+        "4800 8N1",
+    ]
+    assert len(tried) == 15  # 9600 is nobody's "other" rate: not tried twice
 
 
 def test_emulator_at_another_rate_sends_garbage_not_answers():
@@ -50,7 +57,7 @@ def test_sweep_finds_a_scale_at_another_rate_and_its_url_reads():
     with NciScaleEmulator(weight=500.0, baud=4800) as emu:
         report = probe(emu.port, timeout=0.1, bauds=SWEEP_BAUDS)
         assert (report.found.protocol, report.found.settings) == ("nci", "4800 7E1")
-        assert len(report.attempts) == 6  # 4 at 9600, Toledo and NCI at 4800: then stop
+        assert len(report.attempts) == 7  # 5 at 9600, Toledo and NCI at 4800: then stop
         assert "another baud rate" in report.attempts[1].detail  # NCI at 9600: garbage
         # Linux ptys refuse a second 7E1 open at the same speed (see serial_scale.py).
         scale = open_scale(report.url.replace("bytesize=7&parity=E", "bytesize=8&parity=N"))
@@ -64,7 +71,7 @@ def test_silent_sweep_stays_within_its_stated_time():
     with MtSicsScaleEmulator() as emu:
         emu.stop_answering()
         report = probe(emu.port, timeout=0.05, bauds=(4800,))
-    assert report.found is None and len(report.attempts) == 8
+    assert report.found is None and len(report.attempts) == 10
     assert all(a.detail == "no answer" for a in report.attempts)
     # Opening a pty is quick; a real USB adapter adds tens of ms per setting.
     assert report.seconds <= worst_case_seconds(0.05, bauds=(4800,)) + 0.5
@@ -72,7 +79,7 @@ def test_silent_sweep_stays_within_its_stated_time():
 
 def test_a_port_that_cannot_be_opened_is_not_swept():
     report = probe("/dev/does-not-exist", timeout=0.1, bauds=SWEEP_BAUDS)
-    assert len(report.attempts) == 4
+    assert len(report.attempts) == 5
     assert all(a.detail.startswith("error: Cannot open") for a in report.attempts)
 
 
@@ -98,4 +105,4 @@ def test_cli_no_sweep_tries_usual_settings_only():
             capture_output=True, text=True, timeout=60, cwd=ROOT,
         )  # fmt: skip
     assert done.returncode == 1
-    assert "tried 4 settings" in done.stderr and "at 9600 baud" in done.stderr
+    assert "tried 5 settings" in done.stderr and "at 9600 baud" in done.stderr

@@ -10,12 +10,14 @@ import time
 import pytest
 
 from drivers.emulators.cas_scale import CasScaleEmulator
+from drivers.emulators.cas_stream_scale import CasStreamScaleEmulator
 from drivers.emulators.nci_scale import NciScaleEmulator
 from drivers.emulators.toledo_scale import ToledoScaleEmulator
 from drivers.errors import DeviceUnreachable, ScaleError
 from drivers.urls import open_scale
 
-EMULATORS = [NciScaleEmulator, CasScaleEmulator, ToledoScaleEmulator]
+# CAS stream is not polled (the scale sends unasked) but its stream() must behave the same.
+EMULATORS = [NciScaleEmulator, CasScaleEmulator, ToledoScaleEmulator, CasStreamScaleEmulator]
 
 
 class Streaming:
@@ -40,7 +42,7 @@ class Streaming:
             time.sleep(0.01)
 
 
-@pytest.fixture(params=EMULATORS, ids=["nci", "cas", "toledo"])
+@pytest.fixture(params=EMULATORS, ids=["nci", "cas", "toledo", "cas-stream"])
 def emu(request):
     with request.param(weight=500.0, settle=0.2) as emu:
         yield emu

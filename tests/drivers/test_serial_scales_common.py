@@ -1,5 +1,5 @@
 """What every serial scale driver does the same way, whatever its protocol: each test runs
-against the MT-SICS, Toledo 8217, NCI and CAS emulators over a real pty (issue 5: these
+against the MT-SICS, Toledo 8217, NCI, CAS and CAS stream emulators over a real pty (issue 5: these
 were repeated in each protocol's test file). Protocol quirks stay in test_scale_<x>.py."""
 
 from __future__ import annotations
@@ -12,12 +12,14 @@ import pytest
 
 from drivers.base import Scale, Unit
 from drivers.emulators.cas_scale import CasScaleEmulator
+from drivers.emulators.cas_stream_scale import CasStreamScaleEmulator
 from drivers.emulators.mt_sics_scale import MtSicsScaleEmulator
 from drivers.emulators.nci_scale import NciScaleEmulator
 from drivers.emulators.serial_scale import SerialScaleEmulator
 from drivers.emulators.toledo_scale import ToledoScaleEmulator
 from drivers.errors import DeviceUnreachable, ScaleError
 from drivers.scale_cas import CasScale
+from drivers.scale_cas_stream import CasStreamScale
 from drivers.scale_mt_sics import MtSicsScale
 from drivers.scale_nci import NciScale
 from drivers.scale_toledo import ToledoScale
@@ -36,15 +38,17 @@ MT_SICS = Kind(MtSicsScaleEmulator, MtSicsScale, Unit.G, 1234.0)
 TOLEDO = Kind(ToledoScaleEmulator, ToledoScale, Unit.KG, 1.234)
 NCI = Kind(NciScaleEmulator, NciScale, Unit.KG, 1.234)
 CAS = Kind(CasScaleEmulator, CasScale, Unit.KG, 1.234)
+CAS_STREAM = Kind(CasStreamScaleEmulator, CasStreamScale, Unit.KG, 1.234)
 
 ALL = [
     pytest.param(MT_SICS, id="mt-sics"),
     pytest.param(TOLEDO, id="toledo"),
     pytest.param(NCI, id="nci"),
     pytest.param(CAS, id="cas"),
+    pytest.param(CAS_STREAM, id="cas-stream"),
 ]
-# A CAS frame has no underload flag (it sends the negative weight) and no zero command.
-WITH_UNDERLOAD_AND_ZERO = [p for p in ALL if p.id != "cas"]
+# CAS frames have no underload flag (they send the negative weight) and no zero command.
+WITH_UNDERLOAD_AND_ZERO = [p for p in ALL if p.id not in ("cas", "cas-stream")]
 # The 8217 sends no weight while the pan moves, so it cannot read one at once.
 READS_MOTION = [p for p in ALL if p.id != "toledo"]
 # An emptied pan swings around zero (Toledo and NCI flag "below zero" meanwhile): every

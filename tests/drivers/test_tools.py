@@ -14,7 +14,10 @@ from pathlib import Path
 import pytest
 
 from drivers import tools
+from drivers.emulators.cas_scale import CasScaleEmulator
 from drivers.emulators.hid_scale import HidScaleEmulator
+from drivers.emulators.nci_scale import NciScaleEmulator
+from drivers.emulators.toledo_scale import ToledoScaleEmulator
 from drivers.protocols.hid_scale import Status
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -151,6 +154,42 @@ def test_watch_scale_shows_the_scales_unit():
     out = io.StringIO()
     tools.watch_scale("emulator://scale?protocol=hid&weight=99.2&unit=oz", out, count=1)
     assert out.getvalue() == "      99.2 g  stable  (3.5 oz)\n"
+
+
+POLLED = {"nci": NciScaleEmulator, "cas": CasScaleEmulator, "toledo": ToledoScaleEmulator}
+
+
+@pytest.mark.parametrize("name", POLLED)
+def test_watch_a_slow_polled_scale_keeps_reading(name):
+    # Each answer 0.5 s late (within the drivers' 1 s answer timeout): fewer readings, all
+    # right, none lost to the previous answer arriving late.
+    with POLLED[name](weight=700.0, unit="kg") as emu:
+        emu.slow(0.5)
+        out = io.StringIO()
+        started = time.monotonic()
+        tools.watch_scale(emu.url, out, count=3, every=0)
+    assert [line.split()[:2] for line in out.getvalue().splitlines()] == [["700.0", "g"]] * 3
+    assert time.monotonic() - started >= 1.0  # really answered late
+
+
+@pytest.mark.parametrize("name", POLLED)
+def test_watch_goes_on_when_a_scale_hangs_after_reading(name):
+    with POLLED[name](weight=300.0, unit="kg") as emu:
+        out = io.StringIO()
+
+        def hang_then_recover() -> None:
+            time.sleep(0.3)
+            emu.stop_answering()
+            time.sleep(3.0)  # longer than the stream's 2 s silence
+            emu.set_weight(450.0)
+            emu.start_answering()
+
+        threading.Thread(target=hang_then_recover, daemon=True).start()
+        tools.watch_scale(emu.url, out, every=5, stop=lambda: "450.0 g" in out.getvalue())
+    lines = out.getvalue().splitlines()
+    assert lines[0].split()[:2] == ["300.0", "g"]
+    assert any("not answering" in line for line in lines)
+    assert lines[-1].split()[:2] == ["450.0", "g"]
 
 
 def test_watch_unreachable_scale_exits_1():
