@@ -260,7 +260,7 @@ def test_migration_keeps_old_jobs_and_their_medium(tmp_path):
         "VALUES ('slip', 'packing_slip', x'7b7d', 'then', 'then')"
     )
     db.conn.commit()
-    assert schema.migrate(db) == ["m003_photos", "m004_print_targets"]
+    assert schema.migrate(db)[:2] == ["m003_photos", "m004_print_targets"]  # and any later
     (job,) = queue.open_jobs(db)
     assert (job.printer, job.media, job.payload, job.retry_at) == ("slip", "slip", b"{}", None)
     db.close()
