@@ -91,6 +91,11 @@ def state(db) -> dict[str, list]:
 )
 @pytest.mark.parametrize("seed", [1, 2])
 def test_the_bulk_writer_leaves_what_the_per_order_path_leaves(policy, seed):
+    assert_as_per_order(seed, policy)
+
+
+def assert_as_per_order(seed: int, policy: str) -> None:
+    """The queue of ``seed`` routed in bulk leaves what the per-order path leaves."""
     bulk, reference = hub_with_queue(seed, 40), hub_with_queue(seed, 40)
     got = route_pending(bulk, policy, chunk=7)
     want = route_pending(reference, policy, chunk=7, bulk=False)
@@ -201,3 +206,25 @@ def test_explain_says_so_when_it_cannot_rebuild_the_site_reports():
     assert plan["shipments"] and plan["sites"] == []
     assert "not one of routing's" in plan["sites_note"]
     assert "site reports cannot be rebuilt" in explain_decision(decision)
+
+
+def test_a_chunk_the_bulk_writer_refuses_half_written_is_routed_again_order_by_order(
+    monkeypatch,
+):
+    # The bulk writer writes in the chunk's own transaction, without a savepoint: when
+    # it refuses after writing, the whole chunk rolls back and goes the per-order way,
+    # so the database ends as bulk=False leaves it.
+    from routing import dispatch
+
+    real, calls = dispatch.assign_plans, []
+
+    def write_then_refuse(db, plans, **kw):
+        done = real(db, plans, **kw)
+        calls.append(len(plans))
+        if len(calls) == 2:  # the second chunk, after its rows are in
+            raise ValueError("refused after writing")
+        return done
+
+    monkeypatch.setattr(dispatch, "assign_plans", write_then_refuse)
+    assert_as_per_order(2, "closest;split_lines=yes")
+    assert len(calls) >= 3 and calls[1] > 0  # refused once, bulk again afterwards
