@@ -228,3 +228,27 @@ def test_a_chunk_the_bulk_writer_refuses_half_written_is_routed_again_order_by_o
     monkeypatch.setattr(dispatch, "assign_plans", write_then_refuse)
     assert_as_per_order(2, "closest;split_lines=yes")
     assert len(calls) >= 3 and calls[1] > 0  # refused once, bulk again afterwards
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_cyclic_collector_is_paused_per_chunk_and_left_as_it_was(enabled, monkeypatch):
+    import gc
+
+    from routing import dispatch
+
+    seen_enabled = []
+    encode = dispatch.encode_decision
+
+    def spy(*args):
+        seen_enabled.append(gc.isenabled())
+        return encode(*args)
+
+    monkeypatch.setattr(dispatch, "encode_decision", spy)
+    db = hub_with_queue(1, 12)
+    (gc.enable if enabled else gc.disable)()
+    try:
+        route_pending(db, "closest", chunk=5)
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable()
+    assert seen_enabled and not any(seen_enabled)
