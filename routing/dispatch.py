@@ -291,8 +291,7 @@ def _route_chunk(run: _Run, load, batch: list[dict[str, Any]], summary: RouteSum
     if planned:
         _assign_bulk(run, planned, chunk, summary)
     chunk.write_decisions(db, run.context)
-    for site, moved in chunk.moved.items():
-        feed.publish_stock(db, site, moved)
+    feed.publish_stocks(db, chunk.moved)
 
 
 def _planned(order: dict[str, Any], plan: Plan, stations: StationPicker) -> Planned:

@@ -52,12 +52,15 @@ def new_orders(db: sqlite_utils.Database, *, limit: int | None = None) -> list[d
         [-1 if limit is None else limit],
     ).fetchall()
     lines: dict[str, list[dict[str, Any]]] = {r[0]: [] for r in rows}
-    for order_id, *line in db.execute(
+    for order_id, line_no, sku, qty, qty_short, short_reason in db.execute(
         "SELECT order_id, line_no, sku, qty, qty_short, short_reason FROM order_lines "
         "WHERE order_id IN (SELECT value FROM json_each(?)) ORDER BY order_id, line_no",
         [json.dumps(list(lines))],
     ).fetchall():
-        lines[order_id].append(dict(zip(_LINE_COLUMNS, line, strict=True)))
+        lines[order_id].append(
+            {"line_no": line_no, "sku": sku, "qty": qty, "qty_short": qty_short,
+             "short_reason": short_reason}
+        )  # fmt: skip
     out = []
     for row in rows:
         order = dict(zip(columns, row, strict=False))
@@ -68,7 +71,6 @@ def new_orders(db: sqlite_utils.Database, *, limit: int | None = None) -> list[d
     return out
 
 
-_LINE_COLUMNS = ("line_no", "sku", "qty", "qty_short", "short_reason")
 _ADDRESS = msgspec.json.Decoder().decode  # json.loads, faster
 
 
