@@ -197,9 +197,7 @@ def assign_plans(
     then be half written): an open savepoint makes SQLite journal the pages each write
     statement touches, about 2.5 times the cost of the statement."""
     ids = [p.order["order_id"] for p in plans]
-    part_ids = {f"{oid}-{n}": oid for oid, p in zip(ids, plans, strict=True)
-                for n in range(2, len(p.parts) + 1)}  # fmt: skip
-    if _blocked(db, ids, part_ids):
+    if _blocked(db, {oid: len(p.parts) for oid, p in zip(ids, plans, strict=True)}):
         raise ValueError("an order of the batch has a part's id taken, or movements")
     backorders = parts_mod.next_child_ids(
         db, [p.order["order_id"] for p in plans if p.backorder], "backorder"
@@ -229,29 +227,30 @@ def bulk_blocked(
     (plans of up to ``most_parts`` parts): one of its parts' ids (``<order>-2`` ...) is
     taken, or it has ledger movements already (mark_routed settles against them)."""
     # A plan has at most a part per site, and per unit (a line may split across sites).
-    part_ids = {
-        f"{o['order_id']}-{n}": o["order_id"]
-        for o in orders
-        for n in range(2, min(most_parts, sum(li["qty"] for li in o["lines"])) + 1)
-    }
-    return _blocked(db, [o["order_id"] for o in orders], part_ids)
+    return _blocked(
+        db, {o["order_id"]: min(most_parts, sum(li["qty"] for li in o["lines"])) for o in orders}
+    )
 
 
-def _blocked(db, ids: list[str], part_ids: dict[str, str]) -> set[str]:
-    # part_ids: {a part's id: its order's id}
-    blocked = {
-        part_ids[r[0]]
-        for r in db.execute(
-            "SELECT order_id FROM orders WHERE order_id IN (SELECT value FROM json_each(?))",
-            [json.dumps(list(part_ids))],
-        )
-    }
+def _blocked(db, parts: dict[str, int]) -> set[str]:
+    # parts: {order id: how many parts its plan may have}. Part ids are looked up as one
+    # range of the orders' key per order ("<id>-" to "<id>."), not spelt out one by one.
+    split = [oid for oid, n in parts.items() if n > 1]
+    blocked = set()
+    for oid, taken in db.execute(
+        "SELECT j.value, o.order_id FROM json_each(?) j JOIN orders o "
+        "ON o.order_id > j.value || '-' AND o.order_id < j.value || '.'",
+        [json.dumps(split)],
+    ):
+        n = taken[len(oid) + 1 :]
+        if n.isdecimal() and taken == f"{oid}-{int(n)}" and 2 <= int(n) <= parts[oid]:
+            blocked.add(oid)
     blocked.update(
         r[0]
         for r in db.execute(
             "SELECT DISTINCT order_id FROM ledger "
             "WHERE order_id IN (SELECT value FROM json_each(?))",
-            [json.dumps(ids)],
+            [json.dumps(list(parts))],
         )
     )
     return blocked
@@ -330,7 +329,7 @@ class _Rows:
                     kept.append(line)
         self.updates.append((first.site, first.station, first.carrier, first.service, at, oid))
         base = {k: order[k] for k in feed.ORDER_COLUMNS}
-        self._assigned(first, base | {"assigned_at": at}, kept, at, moved)
+        self._assigned(first, base, oid, kept, at, moved)
         if len(parts) == 1:
             return [oid]
         placed = [oid]
@@ -347,7 +346,7 @@ class _Rows:
             part_lines = [{"line_no": n, "sku": skus[n], "qty": q, "qty_short": 0,
                            "short_reason": None} for n, q in sorted(these.items())]  # fmt: skip
             self.new_lines += [(pid, n, skus[n], q) for n, q in sorted(these.items())]
-            self._assigned(part, base | {"order_id": pid, "assigned_at": at}, part_lines, at, moved)
+            self._assigned(part, base, pid, part_lines, at, moved)
             placed.append(pid)
         return placed
 
@@ -359,10 +358,11 @@ class _Rows:
         self.new_lines += [(child, n, skus[n], q) for n, q in sorted(plan.backorder.items()) if q]
         self.order_parts.append((child, oid, "backorder"))
 
-    def _assigned(self, part: Part, data: dict[str, Any], lines, at: str, moved) -> None:
-        oid, site = data["order_id"], part.site
-        data |= {"carrier": part.carrier, "service": part.service, "status": "assigned",
-                 "hold_reason": None, "lines": lines}  # fmt: skip
+    def _assigned(self, part: Part, base: dict[str, Any], oid: str, lines, at: str, moved) -> None:
+        # The order_assigned payload: the order's columns (base), as this part has them.
+        site = part.site
+        data = {**base, "order_id": oid, "carrier": part.carrier, "service": part.service,
+                "assigned_at": at, "status": "assigned", "hold_reason": None, "lines": lines}  # fmt: skip
         self.stations[part.station] = site
         self.changes.append((part.station, data))
         ref = f"assign:{oid}/"

@@ -252,3 +252,26 @@ def test_the_cyclic_collector_is_paused_per_chunk_and_left_as_it_was(enabled, mo
     finally:
         gc.enable()
     assert seen_enabled and not any(seen_enabled)
+
+
+def test_bulk_blocked_names_orders_whose_part_ids_are_taken_or_that_have_movements():
+    from routing.intake.queue import bulk_blocked
+
+    db = make_hub()
+    taken = ["A-3", "B-B1", "B-1", "B-02", "C-10", "C-x", "D-2"]
+    db.conn.executemany(
+        "INSERT INTO orders (order_id, order_ref, ship_by, ship_to, carrier, service) "
+        "VALUES (?, ?, '2030-01-01', '{}', '', '')",
+        [(oid, oid) for oid in taken],
+    )
+    feed.record_movement(db, "WH1", "SKU-A", -1, "adjustment", "fix:E")
+    db.execute("UPDATE ledger SET order_id = 'E' WHERE ref = 'fix:E'")
+
+    def order(oid: str, units: int) -> dict:
+        return {"order_id": oid, "lines": [{"line_no": 1, "sku": "SKU-A", "qty": units}]}
+
+    orders = [order("A", 3), order("B", 5), order("C", 20), order("D", 1), order("E", 1)]
+    # A-3 is a third part's id; B's ids are no part's (back-order, 1, 02); C may have 9
+    # parts at most (C-10 is none of them); D ships one unit, so no part of its own.
+    assert bulk_blocked(db, orders, most_parts=9) == {"A", "E"}
+    assert bulk_blocked(db, [order("A", 3)], most_parts=2) == set()
