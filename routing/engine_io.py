@@ -154,7 +154,10 @@ class StationPicker:
         candidates = self._by_site.get(site)
         if not candidates:
             raise ValueError(f"site {site} has no station")
-        station = min(candidates, key=lambda s: (self.open[s], s))
+        if len(candidates) == 1:
+            station = candidates[0]
+        else:
+            station = min(candidates, key=lambda s: (self.open[s], s))
         self.open[station] += 1
         return station
 

@@ -223,23 +223,32 @@ def _insert_movement(db, site, sku, qty, kind, ref, order_id, line_no, at) -> in
 def publish_stock(db: sqlite_utils.Database, site: str, skus: Iterable[str]) -> None:
     """Append a ``stock_level`` change for each SKU (current sums of the ledger), in SKU
     order. Call inside a transaction."""
-    skus = sorted(set(skus))
-    if not skus:
+    publish_stocks(db, {site: skus})
+
+
+def publish_stocks(db: sqlite_utils.Database, moved: dict[str, Iterable[str]]) -> None:
+    """:func:`publish_stock` for each ``{site: SKUs}``, site after site, in one query
+    and one append: what a routing chunk does for every site it reserved stock at."""
+    wanted = {site: sorted(set(skus)) for site, skus in moved.items()}
+    pairs = [[site, sku] for site, skus in wanted.items() for sku in skus]
+    if not pairs:
         return
     levels = {
-        sku: (int(on_hand), int(available))
-        for sku, on_hand, available in db.execute(
-            "SELECT sku, on_hand, available FROM stock_totals WHERE site = ? "
-            "AND sku IN (SELECT value FROM json_each(?))",
-            [site, json.dumps(skus)],
+        (site, sku): (int(on_hand), int(available))
+        for site, sku, on_hand, available in db.execute(
+            "SELECT t.site, t.sku, t.on_hand, t.available FROM json_each(?) j "
+            "JOIN stock_totals t "
+            "ON t.site = json_extract(j.value, '$[0]') AND t.sku = json_extract(j.value, '$[1]')",
+            [json.dumps(pairs)],
         ).fetchall()
     }
     at = now_iso()
-    items = []
-    for sku in skus:
-        on_hand, available = levels.get(sku, (0, 0))
-        items.append({"sku": sku, "on_hand": on_hand, "available": available, "at": at})
-    append_many(db, site_key(site), "stock_level", items)
+    changes = []
+    for site, sku in pairs:
+        on_hand, available = levels.get((site, sku), (0, 0))
+        item = {"sku": sku, "on_hand": on_hand, "available": available, "at": at}
+        changes.append((site_key(site), "stock_level", item))
+    append_changes(db, changes)
 
 
 def record_movement(

@@ -91,6 +91,11 @@ def state(db) -> dict[str, list]:
 )
 @pytest.mark.parametrize("seed", [1, 2])
 def test_the_bulk_writer_leaves_what_the_per_order_path_leaves(policy, seed):
+    assert_as_per_order(seed, policy)
+
+
+def assert_as_per_order(seed: int, policy: str) -> None:
+    """The queue of ``seed`` routed in bulk leaves what the per-order path leaves."""
     bulk, reference = hub_with_queue(seed, 40), hub_with_queue(seed, 40)
     got = route_pending(bulk, policy, chunk=7)
     want = route_pending(reference, policy, chunk=7, bulk=False)
@@ -201,3 +206,72 @@ def test_explain_says_so_when_it_cannot_rebuild_the_site_reports():
     assert plan["shipments"] and plan["sites"] == []
     assert "not one of routing's" in plan["sites_note"]
     assert "site reports cannot be rebuilt" in explain_decision(decision)
+
+
+def test_a_chunk_the_bulk_writer_refuses_half_written_is_routed_again_order_by_order(
+    monkeypatch,
+):
+    # The bulk writer writes in the chunk's own transaction, without a savepoint: when
+    # it refuses after writing, the whole chunk rolls back and goes the per-order way,
+    # so the database ends as bulk=False leaves it.
+    from routing import dispatch
+
+    real, calls = dispatch.assign_plans, []
+
+    def write_then_refuse(db, plans, **kw):
+        done = real(db, plans, **kw)
+        calls.append(len(plans))
+        if len(calls) == 2:  # the second chunk, after its rows are in
+            raise ValueError("refused after writing")
+        return done
+
+    monkeypatch.setattr(dispatch, "assign_plans", write_then_refuse)
+    assert_as_per_order(2, "closest;split_lines=yes")
+    assert len(calls) >= 3 and calls[1] > 0  # refused once, bulk again afterwards
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_cyclic_collector_is_paused_per_chunk_and_left_as_it_was(enabled, monkeypatch):
+    import gc
+
+    from routing import dispatch
+
+    seen_enabled = []
+    encode = dispatch.encode_decision
+
+    def spy(*args):
+        seen_enabled.append(gc.isenabled())
+        return encode(*args)
+
+    monkeypatch.setattr(dispatch, "encode_decision", spy)
+    db = hub_with_queue(1, 12)
+    (gc.enable if enabled else gc.disable)()
+    try:
+        route_pending(db, "closest", chunk=5)
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable()
+    assert seen_enabled and not any(seen_enabled)
+
+
+def test_bulk_blocked_names_orders_whose_part_ids_are_taken_or_that_have_movements():
+    from routing.intake.queue import bulk_blocked
+
+    db = make_hub()
+    taken = ["A-3", "B-B1", "B-1", "B-02", "C-10", "C-x", "D-2"]
+    db.conn.executemany(
+        "INSERT INTO orders (order_id, order_ref, ship_by, ship_to, carrier, service) "
+        "VALUES (?, ?, '2030-01-01', '{}', '', '')",
+        [(oid, oid) for oid in taken],
+    )
+    feed.record_movement(db, "WH1", "SKU-A", -1, "adjustment", "fix:E")
+    db.execute("UPDATE ledger SET order_id = 'E' WHERE ref = 'fix:E'")
+
+    def order(oid: str, units: int) -> dict:
+        return {"order_id": oid, "lines": [{"line_no": 1, "sku": "SKU-A", "qty": units}]}
+
+    orders = [order("A", 3), order("B", 5), order("C", 20), order("D", 1), order("E", 1)]
+    # A-3 is a third part's id; B's ids are no part's (back-order, 1, 02); C may have 9
+    # parts at most (C-10 is none of them); D ships one unit, so no part of its own.
+    assert bulk_blocked(db, orders, most_parts=9) == {"A", "E"}
+    assert bulk_blocked(db, [order("A", 3)], most_parts=2) == set()

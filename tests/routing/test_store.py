@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -99,6 +100,34 @@ def test_a_movement_puts_the_new_stock_level_on_the_site_stream(stocked):
         10,
         10,
     )
+
+
+def test_publishing_several_sites_at_once_streams_what_one_site_at_a_time_does():
+    def hub():
+        db = store.open_db(":memory:")
+        for site, sku, qty in [("WH1", "SKU-A", 10), ("WH1", "SKU-B", 3), ("WH2", "SKU-A", 4)]:
+            feed.record_movement(db, site, sku, qty, "receipt", f"po:{site}:{sku}")
+        return db
+
+    moved = {"WH2": {"SKU-A", "SKU-Z"}, "WH1": {"SKU-B", "SKU-A"}, "WH3": set()}
+    one, many = hub(), hub()
+    with store.transaction(one):
+        for site, skus in moved.items():
+            feed.publish_stock(one, site, skus)
+    with store.transaction(many):
+        feed.publish_stocks(many, moved)
+
+    def levels(db):
+        rows = db.execute("SELECT stream_key, seq, data FROM streams ORDER BY rowid").fetchall()
+        return [(key, seq, {**json.loads(data), "at": None}) for key, seq, data in rows]
+
+    assert levels(many) == levels(one)
+    assert levels(many)[-4:] == [  # site after site as given, SKUs in order, none for WH3
+        ("site:WH2", 2, {"sku": "SKU-A", "on_hand": 4, "available": 4, "at": None}),
+        ("site:WH2", 3, {"sku": "SKU-Z", "on_hand": 0, "available": 0, "at": None}),
+        ("site:WH1", 3, {"sku": "SKU-A", "on_hand": 10, "available": 10, "at": None}),
+        ("site:WH1", 4, {"sku": "SKU-B", "on_hand": 3, "available": 3, "at": None}),
+    ]
 
 
 # -- streams ----------------------------------------------------------------------------
