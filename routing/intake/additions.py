@@ -23,14 +23,12 @@ after ``doms hub map-sku``, adds it.
 
 from __future__ import annotations
 
-import json
-
 import msgspec
 import sqlite_utils
 
 from routing.intake import skumap
 from routing.intake.model import IncomingOrder, Line
-from routing.intake.orders import relink
+from routing.intake.orders import channel_line_row, relink
 
 _COPIED = ("order_ref", "channel", "ship_by", "priority", "ship_to")
 _PREFIX = "E"
@@ -101,17 +99,7 @@ def _record(db, order_id: str, view: IncomingOrder, skus: dict[int, str | None])
     for n, sku in skus.items():
         line = view.lines[n - 1]
         db["channel_order_lines"].upsert(
-            {
-                "order_id": order_id,
-                "line_no": n,
-                "channel_line_id": line.line_id,
-                "keys": json.dumps([[k.type, k.value] for k in line.keys]),
-                "sku": sku,
-                "qty": line.qty,
-                "unit_price": str(line.unit_price) if line.unit_price is not None else None,
-                "title": line.title,
-            },
-            pk=("order_id", "line_no"),
+            channel_line_row(order_id, n, line, sku), pk=("order_id", "line_no")
         )
 
 

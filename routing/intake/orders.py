@@ -24,7 +24,15 @@ import sqlite_utils
 from doms.db import now_iso, transaction
 from routing.intake import skumap
 from routing.intake.formats import parse_bytes
-from routing.intake.model import Change, IncomingOrder, IntakeError, Skipped, iso, ship_to_map
+from routing.intake.model import (
+    Change,
+    IncomingOrder,
+    IntakeError,
+    Line,
+    Skipped,
+    iso,
+    ship_to_map,
+)
 
 
 class Intake(msgspec.Struct, frozen=True):
@@ -158,21 +166,24 @@ def _take_one(db: sqlite_utils.Database, order: IncomingOrder, source: str) -> I
     for n, (line, sku) in enumerate(zip(order.lines, skus, strict=True), 1):
         if not line.qty:
             continue
-        db["channel_order_lines"].insert(
-            {
-                "order_id": order_id,
-                "line_no": n,
-                "channel_line_id": line.line_id,
-                "keys": json.dumps([[k.type, k.value] for k in line.keys]),
-                "sku": sku,
-                "qty": line.qty,
-                "unit_price": str(line.unit_price) if line.unit_price is not None else None,
-                "title": line.title,
-            }
-        )
+        db["channel_order_lines"].insert(channel_line_row(order_id, n, line, sku))
     if not reasons:
         _write_lines(db, order_id)
     return Intake(order_id, *key, status, hold_reason)
+
+
+def channel_line_row(order_id: str, line_no: int, line: Line, sku: str | None) -> dict:
+    """The ``channel_order_lines`` row of a channel's line: what it said, and our SKU."""
+    return {
+        "order_id": order_id,
+        "line_no": line_no,
+        "channel_line_id": line.line_id,
+        "keys": json.dumps([[k.type, k.value] for k in line.keys]),
+        "sku": sku,
+        "qty": line.qty,
+        "unit_price": str(line.unit_price) if line.unit_price is not None else None,
+        "title": line.title,
+    }
 
 
 def _write_lines(db: sqlite_utils.Database, order_id: str) -> None:
