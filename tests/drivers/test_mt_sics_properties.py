@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 from drivers.errors import DeviceError
 from drivers.protocols import mt_sics
 
+from .chunks import chunked
+
 UNITS = ["g", "kg", "lb", "oz"]
 ENDINGS = [b"\r\n", b"\n", b"\r"]
 # Noise without digits cannot form a number, so any weight we report came from a frame.
@@ -27,12 +29,6 @@ weights = st.tuples(
 def frame(w) -> bytes:
     ident, status, value, unit = w
     return f"{ident} {status} {value:>10} {unit}".encode()
-
-
-def chunked(data: bytes, cuts: list[int]) -> list[bytes]:
-    points = sorted({c % (len(data) + 1) for c in cuts})
-    bounds = [0, *points, len(data)]
-    return [data[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
 
 
 def parse_all(chunks: list[bytes]) -> list[mt_sics.Reply]:

@@ -19,6 +19,8 @@ from drivers.scale_cas import CasScale
 from drivers.transports.memory import MemoryTransport
 from drivers.urls import open_scale
 
+from .chunks import chunked
+
 FRAME = (
     b"\x01\x02S 01.234kg"
     + bytes([0x53 ^ 0x20 ^ 0x30 ^ 0x31 ^ 0x2E ^ 0x32 ^ 0x33 ^ 0x34 ^ 0x6B ^ 0x67])
@@ -58,12 +60,6 @@ def test_ack_nak_split_frames_and_noise():
 
 NOISE = st.binary(max_size=12).map(lambda b: bytes(c for c in b if not 0x30 <= c <= 0x39))
 WEIGHTS = st.decimals(min_value=-99, max_value=99, places=3, allow_nan=False)
-
-
-def chunked(data: bytes, cuts: list[int]) -> list[bytes]:
-    points = sorted({c % (len(data) + 1) for c in cuts})
-    bounds = [0, *points, len(data)]
-    return [data[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
 
 
 @settings(max_examples=200, deadline=None)

@@ -20,6 +20,8 @@ from drivers.scale_cas_stream import CasStreamScale
 from drivers.transports.memory import MemoryTransport
 from drivers.urls import open_scale
 
+from .chunks import chunked
+
 # CI-600D manual 10-1: ST , GS , id lamp , 8 data bytes, blank, unit, CR LF = 22 bytes.
 FRAME = b"ST,GS,1\xc4,000013.5 kg\r\n"
 
@@ -79,12 +81,6 @@ def test_unknown_unit_is_a_plain_bad_frame():
 
 NOISE = st.binary(max_size=12).map(lambda b: bytes(c for c in b if c != 0x0A))
 WEIGHTS = st.decimals(min_value=-999, max_value=9999, places=3, allow_nan=False)
-
-
-def chunked(data: bytes, cuts: list[int]) -> list[bytes]:
-    points = sorted({c % (len(data) + 1) for c in cuts})
-    bounds = [0, *points, len(data)]
-    return [data[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
 
 
 @settings(max_examples=300, deadline=None)

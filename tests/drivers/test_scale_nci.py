@@ -20,6 +20,8 @@ from drivers.scale_nci import NciScale
 from drivers.transports.memory import MemoryTransport
 from drivers.urls import open_scale
 
+from .chunks import chunked
+
 # -- the parser -----------------------------------------------------------------------------
 
 
@@ -72,12 +74,6 @@ def test_split_reads_noise_and_bad_status_bytes():
 NOISE = st.binary(max_size=12).map(lambda b: bytes(c for c in b if not 0x30 <= c <= 0x39))
 WEIGHTS = st.decimals(min_value=0, max_value=9999, places=3, allow_nan=False)
 STATUS = st.sampled_from([b"00", b"01", b"10", b"1p0", b"S00"])
-
-
-def chunked(data: bytes, cuts: list[int]) -> list[bytes]:
-    points = sorted({c % (len(data) + 1) for c in cuts})
-    bounds = [0, *points, len(data)]
-    return [data[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
 
 
 @settings(max_examples=300, deadline=None)

@@ -20,6 +20,8 @@ from drivers.scale_toledo import ToledoScale
 from drivers.transports.memory import MemoryTransport
 from drivers.urls import open_scale
 
+from .chunks import chunked
+
 # -- the parser -----------------------------------------------------------------------------
 
 
@@ -66,12 +68,6 @@ def test_encoders_match_the_manual():
 
 NOISE = st.binary(max_size=12).map(lambda b: bytes(c for c in b if not 0x30 <= c <= 0x39))
 WEIGHTS = st.decimals(min_value=0, max_value=999, places=3, allow_nan=False)
-
-
-def chunked(data: bytes, cuts: list[int]) -> list[bytes]:
-    points = sorted({c % (len(data) + 1) for c in cuts})
-    bounds = [0, *points, len(data)]
-    return [data[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
 
 
 @settings(max_examples=300, deadline=None)
