@@ -127,6 +127,8 @@ class EscposSlipPrinter(SlipPrinter):
             try:
                 wait_delivered(device, 5.0, f"Slip printer {self.name}")
             except DeviceUnreachable as exc:
+                if isinstance(exc.__cause__, OSError):  # broken, not stalled
+                    raise self._cut(exc) from exc
                 raise self._uncertain(exc) from exc
         if self.check_status and self.answers_gs_r is not False and self._answered_before():
             try:

@@ -14,8 +14,9 @@ import threading
 
 from drivers.emulators.tcp_server import Hangup, TcpDeviceServer
 
-# What line noise usually is: framing errors read as 0x00/0xFF, and a stray high byte.
-DEFAULT_NOISE = b"\x00\xff\xfe"
+# Line noise as it is often read: framing errors as 0xFF, stray high bytes. (A 0x00 would
+# be a valid GS r 1 answer, "paper fine": no reader can tell that from noise.)
+DEFAULT_NOISE = b"\xff\xfe\x80"
 
 
 class FaultyTcpDevice(TcpDeviceServer):
@@ -37,7 +38,8 @@ class FaultyTcpDevice(TcpDeviceServer):
             self._slow = seconds
 
     def noise(self, data: bytes | None = DEFAULT_NOISE) -> None:
-        """Send ``data`` before every status answer (``None`` or ``b""`` to stop)."""
+        """Send ``data`` before every status answer, at once even when the answer is
+        ``slow`` (``None`` or ``b""`` to stop)."""
         with self._fault_lock:
             self._noise = data or b""
 
@@ -53,30 +55,27 @@ class FaultyTcpDevice(TcpDeviceServer):
             self._cut_next_status = on
 
     def _cut_job(self) -> None:
-        with self._fault_lock:
-            if not self._cut_next_job:
-                return
-            self._cut_next_job = False
-            self.hangups += 1
-        raise Hangup
+        self._cut("_cut_next_job")
 
     def _cut_status(self) -> None:
+        self._cut("_cut_next_status")
+
+    def _cut(self, armed: str) -> None:
         with self._fault_lock:
-            if not self._cut_next_status:
+            if not getattr(self, armed):
                 return
-            self._cut_next_status = False
+            setattr(self, armed, False)
             self.hangups += 1
         raise Hangup
 
     def _answer(self, conn_id: int, reply: bytes) -> bytes:
-        """``reply`` as the device sends it: behind the noise, now or ``slow`` s later.
-        Returns what ``on_data`` should send at once."""
+        """``reply`` as the device sends it: the noise at once, the answer now or ``slow`` s
+        later. Returns what ``on_data`` should send at once."""
         if not reply:
             return b""
         with self._fault_lock:
-            reply = self._noise + reply
-            slow = self._slow
+            noise, slow = self._noise, self._slow
         if slow > 0:
             self.reply_later(conn_id, reply, slow)
-            return b""
-        return reply
+            return noise
+        return noise + reply
