@@ -17,9 +17,11 @@ driver (and the station) ask ``~HS`` before sending a job.
 ``~HQES`` is answered with the error and warning bits of the same state. Faults ``~HS``
 has no flag for (cutter fault, motor too hot) show there as "paused", as a Zebra stops
 and waits; ``~HQES`` names the cause. Other fault injection: :meth:`slow` (status answers
-come late), :meth:`disconnect_mid_job` (the next job's connection is reset after its
-first bytes) and :meth:`silent_while_head_open` (status queries go unanswered while the
-head is open, as some models do; jobs are still buffered).
+come late), :meth:`noise` (junk before them), :meth:`disconnect_mid_job` (the next job's
+connection is reset after its first bytes), :meth:`disconnect_on_status` (a reset instead
+of the next answer), all shared with the ESC/POS emulator (:mod:`tcp_faults`), and
+:meth:`silent_while_head_open` (status queries go unanswered while the head is open, as
+some models do; jobs are still buffered).
 """
 
 from __future__ import annotations
