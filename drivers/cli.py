@@ -92,7 +92,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "label-printer",
         help="a ZPL label printer on TCP",
         description="Prints the printer URL. Type a fault and Enter: paper-out, head-open, "
-        "ribbon-out, pause, cutter, hot, motor-hot, near-end, silent, slow S, drop, offline "
+        "ribbon-out, pause, cutter, hot, motor-hot, near-end, silent, slow S, noise, drop, "
+        "drop-status, offline "
         "(each with 'off' to clear); 'ok' clears them all; 'help' lists them.",
     )
     label.add_argument("--port", type=int, default=0, help="TCP port (default: a free one)")
@@ -102,7 +103,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "slip-printer",
         help="an ESC/POS slip printer on TCP",
         description="Prints the printer URL. Type a fault and Enter: paper-out, near-end, "
-        "cover-open, offline, silent, unplug (each with 'off' to clear); 'ok' clears them "
+        "cover-open, offline, silent, slow S, noise, drop, drop-status, unplug (each with "
+        "'off' to clear); 'ok' clears them "
         "all; 'help' lists them.",
     )
     slip.add_argument("--port", type=int, default=0, help="TCP port (default: a free one)")

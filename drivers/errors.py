@@ -56,3 +56,12 @@ class DeliveryUncertain(DeviceUnreachable):
     A job in this state is never resent by itself (that could print it twice); the person
     at the station checks the printer and reprints if needed.
     """
+
+
+class DeliveryFailed(DeviceUnreachable):
+    """The connection broke before the printer confirmed the job: it did not print in full.
+
+    At most a piece of it came out (a slip without its cut); sending the job again prints it
+    whole, so the caller may retry by itself. Raised where the printer can confirm a job
+    (ESC/POS ``GS r 1`` after it) or where the port itself failed part-way.
+    """

@@ -91,6 +91,14 @@ def _drop(emu: Any, arg: str) -> str:
     return "drop: the next job's connection is reset after its first bytes" if on else "drop: off"
 
 
+def _drop_status(emu: Any, arg: str) -> str:
+    on = _on_off(arg)
+    emu.disconnect_on_status(on)
+    if on:
+        return "drop-status: the next status query is answered by a connection reset"
+    return "drop-status: off"
+
+
 def _hang(emu: Any, arg: str) -> str:
     if _on_off(arg):
         emu.stop_answering()
@@ -128,6 +136,42 @@ def _clear_nci_faults(emu: Any) -> None:
         emu.fault(name, False)
 
 
+# What both TCP printer emulators offer alike (drivers.emulators.tcp_faults).
+_WIRE: tuple[Control, ...] = (
+    Control(
+        "slow",
+        "slow SECONDS",
+        "answer status queries late (slow 0: at once)",
+        "slow",
+        _slow,
+        lambda emu: emu.slow(0.0),
+    ),
+    Control(
+        "noise",
+        "noise [off]",
+        "send junk bytes before every status answer",
+        "noise",
+        _noise,
+        lambda emu: emu.noise(None),
+    ),
+    Control(
+        "drop",
+        "drop [off]",
+        "reset the next job's connection mid-job",
+        "disconnect_mid_job",
+        _drop,
+        lambda emu: emu.disconnect_mid_job(False),
+    ),
+    Control(
+        "drop-status",
+        "drop-status [off]",
+        "reset the connection instead of the next status answer",
+        "disconnect_on_status",
+        _drop_status,
+        lambda emu: emu.disconnect_on_status(False),
+    ),
+)
+
 LABEL_PRINTER: tuple[Control, ...] = (
     _switch("paper-out", "paper_out", "out of labels (jobs are held until cleared)"),
     _switch("head-open", "head_open", "print head open"),
@@ -145,14 +189,7 @@ LABEL_PRINTER: tuple[Control, ...] = (
         _silent,
         lambda emu: emu.silent_while_head_open(False),
     ),
-    Control(
-        "slow", "slow SECONDS", "answer status queries late (slow 0: at once)", "slow", _slow,
-        lambda emu: emu.slow(0.0),
-    ),
-    Control(
-        "drop", "drop [off]", "reset the next job's connection mid-job", "disconnect_mid_job",
-        _drop, lambda emu: emu.disconnect_mid_job(False),
-    ),
+    *_WIRE,
     Control(
         "offline", "offline [off]", "the network is gone: connections refused", "go_offline",
         _offline, lambda emu: emu.come_back(), aliases=("unplug",),
@@ -173,6 +210,7 @@ SLIP_PRINTER: tuple[Control, ...] = (
         _no_status,
         lambda emu: emu.no_status(False, False),
     ),
+    *_WIRE,
     Control(
         "unplug", "unplug [off]", "the network is gone: connections refused", "go_offline",
         _offline, lambda emu: emu.come_back(),

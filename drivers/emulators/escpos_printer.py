@@ -15,15 +15,21 @@ still buffers the bytes and prints them when the fault clears (jobs wait in :att
 Faults: :meth:`paper_low` (near end, still prints), :meth:`paper_out`, :meth:`cover_open`
 (offline, DLE EOT 2 says cover), :meth:`offline` (offline with an error, e.g. a cutter
 jam), :meth:`no_status` (answers no status query, as a printer without DLE EOT/GS r).
+Wire faults, shared with the ZPL emulator (:mod:`drivers.emulators.tcp_faults`):
+:meth:`slow` (status answers late), :meth:`noise` (junk bytes before each status answer),
+:meth:`disconnect_mid_job` (the next job's connection is reset as its first bytes arrive;
+they are lost) and :meth:`disconnect_on_status` (reset instead of the next status answer).
 :meth:`go_offline` is different: the network goes away.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from drivers.emulators.tcp_server import TcpDeviceServer
+from drivers.emulators.tcp_faults import FaultyTcpDevice
+from drivers.emulators.tcp_server import Hangup
 from drivers.protocols.escpos import (
     encode_offline_cause,
     encode_online_status,
@@ -53,7 +59,7 @@ class EscposJob:
         return self.slip.qr_codes
 
 
-class EscposPrinterEmulator(TcpDeviceServer):
+class EscposPrinterEmulator(FaultyTcpDevice):
     """Records printed jobs; controls are thread-safe."""
 
     def __init__(self, port: int = 0) -> None:
@@ -137,29 +143,41 @@ class EscposPrinterEmulator(TcpDeviceServer):
 
     def on_data(self, conn_id: int, data: bytes) -> bytes:
         raw, reader = self._open.setdefault(conn_id, (bytearray(), EscposReader()))
+        queries = reader.feed_queries(data)
+        if reader.job_bytes:
+            self._hang_up(conn_id, self._cut_job)
         raw += data
         reply = b""
-        for query in reader.feed_queries(data):
+        for query in queries:
             self.status_queries += 1
-            with self._cond:
-                out, low, cover, error = (
-                    self._paper_out, self._paper_low, self._cover_open, self._error
-                )  # fmt: skip
-                dle, gs_r = self._answers_dle_eot, self._answers_gs_r
-                offline = self._stopped()
-            if query[0] == 0x1D:  # GS r n
-                reply += encode_paper_sensor(out, low) if gs_r else b""
-            elif not dle:
-                continue
-            elif query[2] == 4:
-                reply += encode_paper_status(out, low)
-            elif query[2] == 1:
-                reply += encode_online_status(offline)
-            elif query[2] == 2:
-                reply += encode_offline_cause(cover, out, error)
-            else:  # DLE EOT 3 (error cause): auto-recoverable error when offline by error
-                reply += bytes([0x12 | (0x40 if error else 0)])
-        return reply
+            self._hang_up(conn_id, self._cut_status)
+            reply += self._status_answer(query)
+        return self._answer(conn_id, reply)
+
+    def _hang_up(self, conn_id: int, cut: Callable[[], None]) -> None:
+        try:
+            cut()
+        except Hangup:
+            self._open.pop(conn_id, None)  # nothing of this connection prints
+            raise
+
+    def _status_answer(self, query: bytes) -> bytes:
+        with self._cond:
+            out, low, cover, error = self._paper_out, self._paper_low, self._cover_open, self._error
+            dle, gs_r = self._answers_dle_eot, self._answers_gs_r
+            offline = self._stopped()
+        if query[0] == 0x1D:  # GS r n
+            return encode_paper_sensor(out, low) if gs_r else b""
+        if not dle:
+            return b""
+        if query[2] == 4:
+            return encode_paper_status(out, low)
+        if query[2] == 1:
+            return encode_online_status(offline)
+        if query[2] == 2:
+            return encode_offline_cause(cover, out, error)
+        # DLE EOT 3 (error cause): auto-recoverable error when offline by error
+        return bytes([0x12 | (0x40 if error else 0)])
 
     def on_close(self, conn_id: int) -> None:
         raw, reader = self._open.pop(conn_id, (bytearray(), EscposReader()))

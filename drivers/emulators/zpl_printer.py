@@ -17,17 +17,21 @@ driver (and the station) ask ``~HS`` before sending a job.
 ``~HQES`` is answered with the error and warning bits of the same state. Faults ``~HS``
 has no flag for (cutter fault, motor too hot) show there as "paused", as a Zebra stops
 and waits; ``~HQES`` names the cause. Other fault injection: :meth:`slow` (status answers
-come late), :meth:`disconnect_mid_job` (the next job's connection is reset after its
-first bytes) and :meth:`silent_while_head_open` (status queries go unanswered while the
-head is open, as some models do; jobs are still buffered).
+come late), :meth:`noise` (junk before them), :meth:`disconnect_mid_job` (the next job's
+connection is reset after its first bytes), :meth:`disconnect_on_status` (a reset instead
+of the next answer), all shared with the ESC/POS emulator (:mod:`tcp_faults`), and
+:meth:`silent_while_head_open` (status queries go unanswered while the head is open, as
+some models do; jobs are still buffered).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
-from drivers.emulators.tcp_server import Hangup, TcpDeviceServer
+from drivers.emulators.tcp_faults import FaultyTcpDevice
+from drivers.emulators.tcp_server import Hangup
 from drivers.protocols import zpl_hqes as hq
 from drivers.protocols.zpl import HOST_STATUS, START, split_stream
 from drivers.protocols.zpl_status import HostStatus, encode_hs
@@ -44,7 +48,7 @@ _ERROR_BITS = {
 }
 
 
-class ZplPrinterEmulator(TcpDeviceServer):
+class ZplPrinterEmulator(FaultyTcpDevice):
     """Records printed labels; controls are thread-safe."""
 
     def __init__(self, port: int = 0, folder: str | Path | None = None) -> None:
@@ -56,9 +60,6 @@ class ZplPrinterEmulator(TcpDeviceServer):
         self._faults = dict.fromkeys(_ERROR_BITS, False)
         self._near_end = False
         self._silent_head_open = False
-        self._slow = 0.0
-        self._hangup_next_job = False
-        self.hangups = 0  # connections reset by disconnect_mid_job()
         self._buffers: dict[int, bytes] = {}
         self.received = bytearray()  # every byte received, in order
         self.incomplete: list[bytes] = []  # formats cut off by a closed connection
@@ -103,16 +104,6 @@ class ZplPrinterEmulator(TcpDeviceServer):
         """While the head is open, answer no status query at all (bytes still buffered)."""
         with self._cond:
             self._silent_head_open = on
-
-    def slow(self, seconds: float) -> None:
-        """Answer status queries ``seconds`` late (0: at once)."""
-        with self._cond:
-            self._slow = seconds
-
-    def disconnect_mid_job(self, on: bool = True) -> None:
-        """Reset the connection of the next job right after its first bytes arrive (once)."""
-        with self._cond:
-            self._hangup_next_job = on
 
     @property
     def labels(self) -> list[bytes]:
@@ -184,14 +175,10 @@ class ZplPrinterEmulator(TcpDeviceServer):
             (self.folder / f"{len(self._labels):04d}.zpl").write_bytes(label)
 
     def on_data(self, conn_id: int, data: bytes) -> bytes:
+        if START in self._buffers.get(conn_id, b"") + data:
+            self._hang_up(conn_id, self._cut_job)
         with self._cond:
-            if self._hangup_next_job and START in self._buffers.get(conn_id, b"") + data:
-                self._hangup_next_job = False
-                self.hangups += 1
-                self._buffers.pop(conn_id, None)
-                raise Hangup
             silent = self._silent_head_open and self._faults["head_open"]
-            slow = self._slow
         self.received += data
         items, rest = split_stream(self._buffers.get(conn_id, b"") + data)
         self._buffers[conn_id] = rest
@@ -204,6 +191,7 @@ class ZplPrinterEmulator(TcpDeviceServer):
                 self.status_queries += 1
                 if item == hq.HOST_QUERY_ES:
                     self.error_queries += 1
+                self._hang_up(conn_id, self._cut_status)
                 if silent:
                     continue
                 reply += (
@@ -213,10 +201,15 @@ class ZplPrinterEmulator(TcpDeviceServer):
                 )
             else:
                 self.tilde_commands.append(item)
-        if reply and slow > 0:
-            self.reply_later(conn_id, reply, slow)
-            return b""
-        return reply
+        return self._answer(conn_id, reply)
+
+    def _hang_up(self, conn_id: int, cut: Callable[[], None]) -> None:
+        # a reset connection leaves no unfinished format behind to count as incomplete
+        try:
+            cut()
+        except Hangup:
+            self._buffers.pop(conn_id, None)
+            raise
 
     def on_close(self, conn_id: int) -> None:
         rest = self._buffers.pop(conn_id, b"")

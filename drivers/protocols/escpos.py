@@ -99,12 +99,23 @@ def encode_paper_status(paper_out: bool, low: bool = False) -> bytes:
     return bytes([0x12 | (0x60 if paper_out else 0) | (0x0C if low else 0)])
 
 
+def is_realtime_status(byte: int) -> bool:
+    """Whether ``byte`` can be an answer to ``DLE EOT n``: bits 0 and 7 clear, 1 and 4 set."""
+    return byte & 0x93 == 0x12
+
+
+def is_sensor_status(byte: int) -> bool:
+    """Whether ``byte`` can be an answer to ``GS r 1``: bits 4 and 7 clear. So a late
+    ``DLE EOT`` answer (bit 4 set) is never taken for one."""
+    return byte & 0x90 == 0
+
+
 def _status_byte(answer: bytes) -> int | None:
-    """The last byte, if it is a real-time status byte (bit 0 and 7 clear, bits 1, 4 set)."""
+    """The last byte, if it is a real-time status byte."""
     if not answer:
         return None
     byte = answer[-1]
-    return byte if byte & 0x93 == 0x12 else None
+    return byte if is_realtime_status(byte) else None
 
 
 def offline_status(online: bytes, cause: bytes) -> PrinterStatus | None:
@@ -146,7 +157,7 @@ def encode_offline_cause(cover_open: bool, paper_out: bool, error: bool) -> byte
 def paper_sensor_status(answer: bytes) -> PrinterStatus:
     """Interpret the answer to ``GS r 1``: bits 0-1 near end, bits 2-3 paper end (bit 4
     and 7 clear). An empty or foreign answer is UNKNOWN."""
-    if not answer or answer[-1] & 0x90:
+    if not answer or not is_sensor_status(answer[-1]):
         return PrinterStatus((PrinterState.UNKNOWN,), detail="no answer to the paper query")
     byte = answer[-1]
     if byte & 0x0C:

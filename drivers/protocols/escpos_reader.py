@@ -46,6 +46,7 @@ class EscposReader:
     def __init__(self, codepages: dict[int, str] | None = None) -> None:
         self.slip = Slip()
         self._buf = b""
+        self.job_bytes = 0  # bytes consumed that were not status queries: print data
         self._codec = "cp437"
         self._codepages = codepages if codepages is not None else _default_codepages()
 
@@ -66,6 +67,8 @@ class EscposReader:
                 break  # an incomplete command: wait for more bytes
             if query is not None:
                 queries.append(query)
+            else:
+                self.job_bytes += used
             pos += used
         self._flush(text)
         self._buf = self._buf[pos:]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
 import socket
 import struct
 import sys
@@ -102,7 +103,8 @@ def wait_delivered(sock: socket.socket, timeout: float, name: str) -> None:
 
     ``sendall()`` returning only means the bytes are in our kernel; a printer that
     vanished would never get them. Raises DeviceUnreachable after ``timeout`` s. Linux
-    only (SIOCOUTQ); elsewhere returns at once.
+    only (SIOCOUTQ); elsewhere returns at once. A connection the peer broke is
+    DeviceUnreachable caused by the OSError; one that stalled, without a cause.
     """
     if not sys.platform.startswith("linux"):
         return
@@ -110,8 +112,15 @@ def wait_delivered(sock: socket.socket, timeout: float, name: str) -> None:
     while True:
         try:
             unacked = struct.unpack("i", fcntl.ioctl(sock, _SIOCOUTQ, b"\0\0\0\0"))[0]
+            error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         except OSError:
             return
+        if error:
+            # A reset keeps the unacknowledged bytes counted: without this we would wait
+            # the whole timeout for a peer that is gone.
+            raise DeviceUnreachable(
+                f"{name} broke the connection ({unacked} bytes not delivered)."
+            ) from OSError(error, os.strerror(error))
         if unacked == 0:
             return
         if time.monotonic() >= deadline:

@@ -11,14 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from drivers.base import PrinterState
+from drivers.base import PrinterState, SlipDocument, SlipLine
 from drivers.emulators.controls import LABEL_PRINTER, SCALE, Console
 from drivers.emulators.nci_scale import NciScaleEmulator
 from drivers.emulators.zpl_printer import ZplPrinterEmulator
-from drivers.errors import DeviceUnreachable, ScaleError
+from drivers.errors import DeliveryFailed, DeviceUnreachable, ScaleError
 from drivers.urls import SCALE_PROTOCOLS, open_label_printer, open_scale, open_slip_printer
 
 ROOT = Path(__file__).resolve().parents[2]
+DOC = SlipDocument([SlipLine("Order ORD-5")], barcode="ORD-5")
 
 
 class Emulator:
@@ -160,3 +161,43 @@ def test_every_scale_fault_is_reachable_from_doms_emulate(protocol):
             assert scale.read(timeout=3).grams == pytest.approx(500, abs=2.5)
         finally:
             scale.close()
+
+
+def test_slip_printer_wire_faults_typed_reach_the_driver():
+    with emulate("slip-printer") as emu:
+        printer = open_slip_printer(emu.url)
+        printer.status_timeout = 0.3
+        try:
+            assert printer.status().ready
+            assert emu.type("slow 1") == "slow: answers 1 s late"
+            assert printer.status().conditions == (PrinterState.NOT_ANSWERING,)
+            assert emu.type("slow 0.1") == "slow: answers 0.1 s late"
+            assert emu.type("noise") == "noise: on"
+            assert emu.type("paper-out") == "paper-out: on"
+            assert printer.status().conditions == (PrinterState.PAPER_OUT,)
+            emu.type("ok")
+            assert emu.type("drop").startswith("drop: the next job's connection is reset")
+            with pytest.raises(DeliveryFailed):
+                printer.print_document(DOC)
+            assert emu.type("drop-status").startswith("drop-status: the next status query")
+            assert printer.status().conditions == (PrinterState.UNREACHABLE,)
+            printer.print_document(DOC)
+        finally:
+            printer.close()
+
+
+def test_label_printer_noise_and_dropped_status_answer():
+    with ZplPrinterEmulator() as emu:
+        console = Console(emu, LABEL_PRINTER)
+        printer = open_label_printer(emu.url)
+        try:
+            assert console.handle("noise") == (True, "noise: on")
+            console.handle("paper-out")
+            assert PrinterState.PAPER_OUT in printer.status().conditions
+            console.handle("ok")
+            assert printer.status().ready
+            console.handle("drop-status")
+            assert printer.status().conditions == (PrinterState.UNREACHABLE,)
+            assert emu.hangups == 1
+        finally:
+            printer.close()

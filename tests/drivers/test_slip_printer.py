@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from drivers.base import PrinterState, SlipDocument, SlipLine
-from drivers.errors import DeliveryUncertain, DeviceUnreachable, PrinterFault
+from drivers.errors import DeliveryFailed, DeliveryUncertain, DeviceUnreachable, PrinterFault
 from drivers.protocols.escpos import encode_paper_status, paper_status, render_slip
 from drivers.protocols.escpos_reader import EscposReader, read_slip
 from drivers.slip_escpos import EscposSlipPrinter
@@ -138,8 +138,9 @@ def test_status_query_alone_is_not_a_job(escpos_emu, slip):
     slip.status()
     slip.print_document(DOC)
     assert len(escpos_emu.wait_for_jobs(1)) == 1
-    # DLE EOT 4 (paper) and DLE EOT 1 (online), for status() and the check before printing
-    assert escpos_emu.status_queries == 4
+    # DLE EOT 4 (paper) and DLE EOT 1 (online), for status() and the check before printing,
+    # then GS r 1 after the slip, which confirms it
+    assert escpos_emu.status_queries == 5
 
 
 def test_file_slip_printer(tmp_path):
@@ -165,9 +166,10 @@ def test_offline_is_not_uncertain(escpos_emu, slip):
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
-def test_write_failing_part_way_is_uncertain():
-    with pytest.raises(DeliveryUncertain, match="may or may not have printed"):
+def test_write_failing_part_way_is_a_failed_delivery_to_retry():
+    with pytest.raises(DeliveryFailed, match="printed again whole") as info:
         open_slip_printer("escpos+file:///dev/full").print_document(DOC)
+    assert not isinstance(info.value, DeliveryUncertain)  # the queue retries it by itself
 
 
 def test_serial_url_builds_python_escpos_serial():
