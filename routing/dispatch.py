@@ -304,9 +304,13 @@ def _route_chunk(run: _Run, load, batch: list[dict[str, Any]], summary: RouteSum
 def _planned(order: dict[str, Any], plan: Plan, stations: StationPicker) -> Planned:
     # The stations are picked here, in queue order, whichever way the plan is written.
     picked: list[str] = []
+    at_site: dict[str, str] = {}
     try:
         for s in plan.shipments:
-            picked.append(stations.pick(s.site))
+            # A site shipping several packages of the order gives them to one packer: one
+            # pick walk, and the cartons leave together.
+            station = at_site[s.site] = stations.pick(s.site, at_site.get(s.site))
+            picked.append(station)
     except ValueError:
         for station in picked:
             stations.release(station)

@@ -148,9 +148,13 @@ class StationPicker:
                 online.setdefault(site, []).append(station)
         self._by_site |= online  # where some are online, only those
 
-    def pick(self, site: str) -> str:
-        """The station to give the next order at ``site``; counts it. Raises ValueError
-        for a site without stations."""
+    def pick(self, site: str, same_as: str | None = None) -> str:
+        """The station to give the next order at ``site``; counts it. ``same_as``: that
+        station, counted again (a further package of an order the site ships in several).
+        Raises ValueError for a site without stations."""
+        if same_as is not None:
+            self.open[same_as] += 1
+            return same_as
         candidates = self._by_site.get(site)
         if not candidates:
             raise ValueError(f"site {site} has no station")

@@ -219,7 +219,8 @@ def test_an_order_the_engine_fails_on_is_held_and_the_rest_routed(db):
 @pytest.mark.parametrize("policy", ["min_splits", "cost_optimal"])
 def test_two_units_too_heavy_for_one_package_become_two_parts_at_one_site(db, bulk, policy):
     # 40 kg a unit: the bundled services take 150 lb (68 kg) a package, so two units
-    # ship from WH1 as two packages: the order and its part -2, at WH1's stations.
+    # ship from WH1 as two packages: the order and its part -2, both at one of WH1's two
+    # stations (one packer picks and packs the order's packages).
     feed.upsert_sku(db, "WH1", {"sku": "SKU-H", "name": "anvil", "weight_g": 40_000,
                                 "length_mm": 300, "width_mm": 200, "height_mm": 200})  # fmt: skip
     feed.record_movement(db, "WH1", "SKU-H", 3, "receipt", "po:WH1:SKU-H")
@@ -230,7 +231,7 @@ def test_two_units_too_heavy_for_one_package_become_two_parts_at_one_site(db, bu
     rows = {o: order_row(db, o) for o in (oid, part)}
     assert {r["site"] for r in rows.values()} == {"WH1"}
     assert {r["status"] for r in rows.values()} == {"assigned"}
-    assert {r["station"] for r in rows.values()} == {"WH1-PACK-01", "WH1-PACK-02"}
+    assert len({r["station"] for r in rows.values()}) == 1
     qty = dict(db.execute(
         "SELECT order_id, qty FROM order_lines WHERE order_id IN (?, ?)", [oid, part]
     ).fetchall())  # fmt: skip
