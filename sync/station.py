@@ -52,7 +52,7 @@ from sync.station_apply import (
 )
 from sync.station_db import connect, last_acked, now_iso, outbox_depth
 from sync.station_outbox import OutboxSender
-from sync.station_photos import PHOTO_ACK_TIMEOUT_S, PhotoSender
+from sync.station_photos import PHOTO_ACK_TIMEOUT_S, PHOTO_BACKOFF_MAX_S, PhotoSender
 from sync.station_streams import StreamReceiver
 
 if TYPE_CHECKING:  # sync/ never imports station/ at run time (STYLE.md: layering)
@@ -105,6 +105,7 @@ class StationSync(OutboxSender, PhotoSender, StreamReceiver):
         *,
         ack_timeout: float = ACK_TIMEOUT_S,
         photo_ack_timeout: float = PHOTO_ACK_TIMEOUT_S,
+        photo_backoff_max: float = PHOTO_BACKOFF_MAX_S,
     ) -> None:
         self.db_path = str(db_path)
         self.station_id = topics.check_id(config.station_id, "station id")
@@ -115,6 +116,7 @@ class StationSync(OutboxSender, PhotoSender, StreamReceiver):
         self.status_provider = status_provider
         self.ack_timeout = ack_timeout
         self.photo_ack_timeout = photo_ack_timeout
+        self.photo_backoff_max = photo_backoff_max
         site, me = self.site, self.station_id
         self._events_topic = topics.station_events(site, me)
         self._status_topic = topics.station_status(site, me)
