@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import os
 import threading
+import time
 from datetime import UTC, datetime
 
 import paho.mqtt.client as mqtt
@@ -410,3 +412,48 @@ def test_a_hub_restarted_mid_photo_gets_only_what_it_lost(
         assert "photo_ack_timeouts" not in sync.state().counters
     finally:
         second.stop()
+
+
+def test_a_hub_older_than_photos_gets_them_ever_more_rarely_until_it_is_upgraded(
+    broker, station_db, start_station, mqtt_peer, wire, caplog
+):
+    # The test plays a hub from before photo files: online, acks events, never subscribes
+    # to st/+/photo, so the broker drops every chunk and no PhotoAck ever comes.
+    hub = mqtt_peer(broker.port, client_id="hub-WH1")
+    assert hub.connected()
+    hub.subscribe(topics.station_events(SITE, STATION))
+    hub.publish(topics.hub_status(SITE), m.encode(m.HubStatus(online=True, bd_seq=1)), retain=True)
+    passes: list[float] = []
+    wire(on_chunk=lambda index: passes.append(time.monotonic()) if index == 0 else None)
+    data = jpeg(400, 300)
+    count = -(-len(data) // m.CHUNK_BYTES)
+    assert count == 3
+    sha = take_photo(station_db, data)
+    caplog.set_level(logging.INFO, logger="sync.station_photos")
+    sync = start_station(photo_ack_timeout=0.4, photo_backoff_max=1.6)
+    batch = m.decode(hub.messages.get(timeout=WAIT)[1])  # photo_taken: acked
+    ack = m.EventAck(station=STATION, applied_seq=batch.events[-1].seq)
+    hub.publish(topics.hub_acks(SITE, STATION), m.encode(ack))
+    wait_until(lambda: len(passes) >= 5, WAIT, "five passes")
+    gaps = [b - a for a, b in zip(passes, passes[1:], strict=False)]
+    # The wait after a pass doubles (0.4, 0.8, 1.6 s) and stops at the cap.
+    assert gaps[1] >= 0.8 and gaps[2] >= 1.6 and 1.6 <= gaps[3] < 2.6, gaps
+    said = [r for r in caplog.records if "does not take photos" in r.getMessage()]
+    assert len(said) == 1 and said[0].levelno == logging.WARNING
+    assert uploaded_at(station_db, sha) is None and sync.state().counters["photo_ack_timeouts"] >= 4
+
+    # Upgraded: a new birth that takes photos. The station asks at once what it lacks,
+    # rather than after its back-off.
+    hub.subscribe(topics.station_photos(SITE, STATION))
+    born = time.monotonic()
+    birth = m.HubStatus(online=True, bd_seq=2, photo_resume=True)
+    hub.publish(topics.hub_status(SITE), m.encode(birth), retain=True)
+    probe = m.decode(hub.messages.get(timeout=WAIT)[1])
+    assert (probe.index, probe.ask) == (count - 1, True) and time.monotonic() - born < 1.2
+    missing = m.PhotoAck(station=STATION, sha256=sha, stored=False, missing=[0, 1])
+    hub.publish(topics.hub_acks(SITE, STATION), m.encode(missing))
+    again = [m.decode(hub.messages.get(timeout=WAIT)[1]) for _ in range(2)]
+    assert [(c.index, c.ask) for c in again] == [(0, False), (1, True)]
+    stored = m.PhotoAck(station=STATION, sha256=sha, stored=True)
+    hub.publish(topics.hub_acks(SITE, STATION), m.encode(stored))
+    wait_until(lambda: uploaded_at(station_db, sha), WAIT, "marked uploaded")
