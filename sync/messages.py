@@ -49,6 +49,7 @@ class StationStatus(_Msg, tag="st"):
     screen: str | None = None
     devices: dict[str, str] = msgspec.field(default_factory=dict)  # device -> "ok" or problem
     outbox_depth: int = 0
+    photos_waiting: int = 0  # photo files the hub has not acknowledged (optional: 0 omitted)
     last_sync_at: str | None = None
     site_seq: int = 0
     station_seq: int = 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import logging
 import os
 import threading
@@ -457,3 +458,30 @@ def test_a_hub_older_than_photos_gets_them_ever_more_rarely_until_it_is_upgraded
     stored = m.PhotoAck(station=STATION, sha256=sha, stored=True)
     hub.publish(topics.hub_acks(SITE, STATION), m.encode(stored))
     wait_until(lambda: uploaded_at(station_db, sha), WAIT, "marked uploaded")
+
+
+def presence_status(hub_path) -> dict:
+    found = rows_hub(hub_path, f"SELECT status FROM presence WHERE station = '{STATION}'")
+    return json.loads(found[0][0]) if found else {}
+
+
+def test_the_photos_waiting_travel_in_the_station_status_to_the_hub(
+    broker, hub, hub_path, station_db, start_station, monkeypatch
+):
+    # A hub that drops every chunk for now: the photos wait, and the hub sees how many.
+    real = HubSync._photo_chunk
+    monkeypatch.setattr(HubSync, "_photo_chunk", lambda *a: None)
+    first, second = take_photo(station_db, jpeg(64, 48)), take_photo(station_db, jpeg(64, 49))
+    sync = start_station(photo_ack_timeout=0.5)
+
+    # The photo_taken events go (outbox_depth 0, omitted as a default); the files wait.
+    def seen() -> tuple:
+        status = presence_status(hub_path)
+        return status.get("photos_waiting"), status.get("outbox_depth", 0)
+
+    wait_until(lambda: seen() == (2, 0), WAIT, "2 photos waiting, no event")
+    assert sync.state().photos_waiting == 2
+    monkeypatch.setattr(HubSync, "_photo_chunk", real)  # it takes them again
+    wait_until(lambda: uploaded_at(station_db, first) and uploaded_at(station_db, second), WAIT)
+    wait_until(lambda: "photos_waiting" not in presence_status(hub_path), WAIT, "none waiting")
+    assert presence_status(hub_path)["online"] and sync.state().photos_waiting == 0
