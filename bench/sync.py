@@ -1,6 +1,7 @@
 """Sync over Mosquitto on loopback: end-to-end latency, hub ingest, catch-up, encoding.
 
-    python -m bench.sync [--n 10000] [--tick-n 300] [--stations 50] [--ingest-n 50000]
+    python -m bench.sync [--n 10000] [--tick-n 300] [--photo-n 300] [--stations 50]
+                         [--ingest-n 50000]
                          [--catchup-n 100000] [--synchronous FULL] [--parts ...]
                          [--json] [--profile DIR]
 
@@ -18,7 +19,11 @@ with ``synchronous=FULL`` on both sides (their default; ``--synchronous`` change
   station commit, commit -> batch published, published -> hub starts applying, hub apply
   with its commit, hub commit -> ack processed at the station.
 
-  Compared, in the same run: ``e2e_tick_*``, the same path for a writer that does not call
+  Compared, in the same run: ``e2e_photos_*``, the same path as shipped while the station
+  uploads photos without a pause (3 MB each, two always waiting: ``--photo-n`` events),
+  with its ratio to the shipped figures, and the time the sync worker spends reading and
+  hashing each photo before its first chunk (an event that arrives meanwhile waits for
+  it); ``e2e_tick_*``, the same path for a writer that does not call
   ``wake()`` (new rows found on the 0.2 s housekeeping tick; ``--tick-n`` events, the pause
   before each spread over the tick, as a packer's scans are); a raw QoS 1 round trip over
   the same broker, sample by sample (an ``MqttLink`` publishes, a second one echoes it
@@ -200,10 +205,20 @@ def timed_station_class():
             self.cond = threading.Condition()
             self.acked_at: dict[int, float] = {}
             self.sent_at: dict[int, float] = {}
+            self.photo_reads: list[tuple[float, int]] = []  # (seconds, bytes)
 
         def nudge(self) -> None:
             if self.use_wake:
                 self.wake()
+
+        def _next_upload(self):
+            # The photo's read + SHA-256 on this (the sync worker) thread: the cost in
+            # question when an event arrives meanwhile.
+            t0 = time.perf_counter()
+            up = super()._next_upload()
+            if up is not None:
+                self.photo_reads.append((time.perf_counter() - t0, len(up.data)))
+            return up
 
         def _pump(self) -> None:
             before = self._sent_upto
@@ -394,7 +409,9 @@ class Echo:
 E2E_VARIANTS = (
     ("shipped", True, (0.0005, 0.002)),
     ("tick", False, (0.0, 0.2)),
+    ("photos", True, (0.0005, 0.002)),  # as shipped, while photos upload without a pause
 )
+PHOTO_BYTES = 3 * 1024 * 1024  # a phone-class JPEG; random bytes: the station only hashes
 
 
 def e2e(args: argparse.Namespace, profiles: Profiles) -> dict[str, Any]:
@@ -412,7 +429,7 @@ def e2e(args: argparse.Namespace, profiles: Profiles) -> dict[str, Any]:
     probe = encode(EventBatch(station=STATION, events=[
         Event(1, uuid.uuid4().hex, "item_scanned", _iso(time.time()), payload)
     ]))  # fmt: skip
-    sizes = {"shipped": args.n, "tick": args.tick_n}
+    sizes = {"shipped": args.n, "tick": args.tick_n, "photos": args.photo_n}
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="doms-bench-") as tmp_name:
         tmp = Path(tmp_name)
@@ -450,6 +467,10 @@ def e2e(args: argparse.Namespace, profiles: Profiles) -> dict[str, Any]:
                 try:
                     warmup = min(WARMUP, max(2, sizes[variant] // 10))
                     for i in range(sizes[variant] + warmup):
+                        if variant == "photos":
+                            # Keep an upload going: two photos waiting at every event.
+                            while sync.state().photos_waiting + added_now() < 2:
+                                add_photo(station, Path(config.database), rng)
                         time.sleep(rng.uniform(*pause))
                         t0 = time.perf_counter()
                         with tx(station):
@@ -482,10 +503,41 @@ def e2e(args: argparse.Namespace, profiles: Profiles) -> dict[str, Any]:
                     sync.stop()
                     hub.stop()
                 out[variant] = rows
+                if variant == "photos":
+                    out["photo_reads"] = sync.photo_reads
+                    out["photos_uploaded"] = sync.state().counters.get("photos_uploaded", 0)
             base_db.close()
         finally:
             broker.close()
     return out
+
+
+_added_at: list[float] = []  # monotonic: photos added by add_photo
+
+
+def added_now() -> int:
+    """Photos added in the last 0.3 s, which the worker's tick may not have counted yet."""
+    return sum(1 for t in _added_at if time.monotonic() - t < 0.3)
+
+
+def add_photo(db, db_path: Path, rng: random.Random) -> None:
+    """A photo in the station's store as ``station.photos`` leaves it: file and row."""
+    import hashlib
+
+    from station.store.db import tx
+    from sync.photo_files import photo_path, root_beside, write_atomic
+
+    data = rng.randbytes(PHOTO_BYTES)
+    sha = hashlib.sha256(data).hexdigest()
+    write_atomic(photo_path(root_beside(db_path), sha), data)
+    now = _iso(time.time())
+    with tx(db):
+        db.execute(
+            "INSERT INTO photos (sha256, taken_at, operator, subject, width, height, size, "
+            "stored_at) VALUES (?, ?, 'Q5001', 'receipt/BENCH', 2000, 1500, ?, ?)",
+            [sha, now, len(data), now],
+        )
+    _added_at.append(time.monotonic())
 
 
 # -- ingest ---------------------------------------------------------------------------------
@@ -876,6 +928,7 @@ def report(args, results: dict[str, dict], profile_paths: list[str]) -> Report:
 E2E_WHAT = {
     "shipped": "as shipped (wake() after each commit)",
     "tick": "without wake() (rows found on the 0.2 s tick)",
+    "photos": "as shipped, while 3 MB photos upload",
 }
 
 
@@ -892,7 +945,11 @@ def report_e2e(rep: Report, lat: dict) -> None:
     rows = [(E2E_WHAT["shipped"], x)]
     rows += [(f"  {label}", stats["shipped"][key]) for label, key in parts
              if key in stats["shipped"]]  # fmt: skip
+    p = stats["photos"]["total"]
+    reads = Stats.of(ms([sec for sec, _ in lat["photo_reads"]]))
     rows += [
+        (E2E_WHAT["photos"], p),
+        ("  photo read + SHA-256 on the sync worker", reads),
         (E2E_WHAT["tick"], t),
         ("baseline: QoS 1 round trip (2 hops)", base),
         ("baseline: one SQLite commit", commit),
@@ -909,6 +966,11 @@ def report_e2e(rep: Report, lat: dict) -> None:
         "baseline_qos1_nagle_p50_ms": rounded(nagle.p50),
         "e2e_p50_ratio": ratio(x.p50, base.p50), "e2e_p99_ratio": ratio(x.p99, base.p99),
         "target_e2e_p99_met": met,
+        "e2e_photos_p50_ms": rounded(p.p50), "e2e_photos_p99_ms": rounded(p.p99),
+        "e2e_photos_n": p.n, "photos_uploaded": lat["photos_uploaded"],
+        "e2e_photos_p50_ratio": ratio(p.p50, x.p50), "e2e_photos_p99_ratio": ratio(p.p99, x.p99),
+        "photo_read_hash_p50_ms": rounded(reads.p50), "photo_read_hash_p99_ms": rounded(reads.p99),
+        "photo_read_hash_n": reads.n,
     })  # fmt: skip
     for _, key in parts:
         if key in stats["shipped"]:
@@ -988,6 +1050,12 @@ def main(argv: list[str] | None = None) -> int:
         default=100,
         help="events sent one at a time without wake(), for comparison (default 100)",
     )
+    p.add_argument(
+        "--photo-n",
+        type=int,
+        default=300,
+        help="events sent one at a time while photos upload (default 300)",
+    )
     p.add_argument("--stations", type=int, default=50, help="simulated stations (default 50)")
     p.add_argument(
         "--ingest-n",
@@ -1013,7 +1081,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         {"stations": stations_worker, "hub": hub_worker}[args.kind](args)
         return 0
-    if min(args.n, args.tick_n, args.stations, args.ingest_n, args.catchup_n) < 1:
+    if min(args.n, args.tick_n, args.photo_n, args.stations, args.ingest_n, args.catchup_n) < 1:
         p.error("sizes must be at least 1")
     parts = set(args.parts.split(","))
     if not parts <= set(PARTS):

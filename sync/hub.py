@@ -83,6 +83,7 @@ class HubCounters:
     photo_chunks: int = 0  # photo chunks taken (duplicates included)
     photos_stored: int = 0  # photos assembled, checked and kept
     photos_refused: int = 0  # photos whose assembled file did not match their hash
+    photo_missing_reports: int = 0  # answers to a station's ask naming missing chunks
 
 
 class HubSync:
@@ -194,7 +195,7 @@ class HubSync:
         # the hub online knows its subscriptions are live.
         self.link.subscribe(topics.hub_subscriptions(self.site))
         with self._bd_lock:
-            birth = m.HubStatus(online=True, bd_seq=self._bd_seq, at=now_iso())
+            birth = m.HubStatus(online=True, bd_seq=self._bd_seq, at=now_iso(), photo_resume=True)
         self.link.publish(topics.hub_status(self.site), m.encode(birth), retain=True)
         self.wake()  # publish what was written while we were away
 
@@ -361,7 +362,8 @@ class HubSync:
         if ack is None:
             return
         c.photos_stored, c.photos_refused = self.photos.stored, self.photos.refused
-        if not ack.stored:
+        c.photo_missing_reports = self.photos.missing_reports
+        if not ack.stored and ack.missing is None:
             # Logged and kept (quarantine does both); the ack asks the station to resend.
             reason = f"photo {chunk.sha256} from {station} refused: {ack.reason}"
             self._quarantine(db, topic, reason, b"")

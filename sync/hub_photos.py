@@ -7,8 +7,9 @@ station's layout (``photos/ab/<sha256>.jpg``) beside the hub database.
 * :class:`PhotoAssembler` takes :class:`~sync.messages.PhotoChunk` messages on the hub's
   worker thread. A station sends one photo at a time, so it keeps at most one partial file
   per station (``photos/.partial/``): a chunk of another photo drops the older one, and
-  whatever was partial when the hub stopped is deleted at the next start (the station
-  sends the photo again when no ack comes).
+  whatever was partial when the hub stopped is deleted at the next start. A chunk marked
+  ``ask`` (the last of a station's pass) that leaves the photo incomplete is answered with
+  the indexes still missing, so the station sends only those.
 * :func:`list_photos` and :func:`find` serve ``doms hub photos`` and ``doms hub photo``.
 
 The ``photos`` table is this module's own: its migrations are registered here (named
@@ -128,6 +129,7 @@ class PhotoAssembler:
         self._partials: dict[str, _Partial] = {}  # by station
         self.stored = 0  # photos assembled, checked and kept since start
         self.refused = 0  # photos whose assembled file did not match their hash
+        self.missing_reports = 0  # answers naming the chunks a station must send again
         # Partials of an earlier run: their chunk lists died with it.
         if self.partial_dir.is_dir():
             for stale in self.partial_dir.glob("*.part"):
@@ -137,7 +139,8 @@ class PhotoAssembler:
         self, db: sqlite_utils.Database, station: str, chunk: PhotoChunk
     ) -> PhotoAck | None:
         """Take one chunk; return the ack to publish once the photo is complete (stored, or
-        refused because the file does not match its hash), else None.
+        refused because the file does not match its hash), the chunks still missing when
+        the chunk is marked ``ask`` and does not complete it, else None.
 
         A chunk of a photo already here is answered ``stored`` at once (its ack was lost).
         Raises :class:`Refused` for a chunk that contradicts itself (bad hash, size, index
@@ -160,7 +163,13 @@ class PhotoAssembler:
             f.write(chunk.data)
         part.received.add(chunk.index)
         if len(part.received) < part.count:
-            return None
+            if not chunk.ask:
+                return None
+            # The station's pass is over and chunks are missing (lost by the broker, or
+            # with this hub's partial at a restart): it sends just those.
+            missing = sorted(set(range(part.count)) - part.received)
+            self.missing_reports += 1
+            return PhotoAck(station=station, sha256=sha, stored=False, missing=missing)
         return self._complete(db, station, part, chunk)
 
     def _complete(

@@ -49,6 +49,7 @@ class StationStatus(_Msg, tag="st"):
     screen: str | None = None
     devices: dict[str, str] = msgspec.field(default_factory=dict)  # device -> "ok" or problem
     outbox_depth: int = 0
+    photos_waiting: int = 0  # photo files the hub has not acknowledged (optional: 0 omitted)
     last_sync_at: str | None = None
     site_seq: int = 0
     station_seq: int = 0
@@ -82,6 +83,9 @@ class PhotoChunk(_Msg, tag="pc"):
     data: bytes
     subject: str = ""
     taken_at: str = ""
+    # Set on the last chunk of each pass: a hub that does not then hold the whole photo
+    # answers with the chunks it lacks (PhotoAck.missing). Hubs before it ignore it.
+    ask: bool = False
 
 
 # -- hub -> station ----------------------------------------------------------------------
@@ -101,12 +105,17 @@ class EventAck(_Msg, tag="ak"):
 class PhotoAck(_Msg, tag="pa"):
     """The hub's answer to a whole photo. ``stored``: it holds the file and checked it
     against ``sha256`` (the station marks it uploaded). Not stored: the assembled file did
-    not match (``reason`` says how); the station sends the photo again."""
+    not match (``reason`` says how); the station sends the photo again.
+
+    Not stored with ``missing`` set: not a refusal but the answer to a chunk marked ``ask``
+    while the photo is incomplete: the indexes of the chunks the hub lacks, ascending; the
+    station sends those only. Only ever sent to a station that asked."""
 
     station: str
     sha256: str
     stored: bool
     reason: str | None = None
+    missing: list[int] | None = None
 
 
 class Change(msgspec.Struct, array_like=True):
@@ -140,9 +149,15 @@ class Snapshot(_Msg, tag="sn"):
 
 
 class HubStatus(_Msg, tag="hs"):
+    """Retained on the hub's status topic; the Will is the same with online=False.
+    ``photo_resume`` (in births): this hub answers a chunk marked ``ask`` with the chunks
+    it lacks, so a station resumes a photo where the hub stands rather than resending it
+    whole. Absent: a hub older than that, which may not take photo files at all."""
+
     online: bool
     bd_seq: int
     at: str = ""
+    photo_resume: bool = False
 
 
 Message = (

@@ -50,9 +50,9 @@ from sync.station_apply import (
     set_state,
     transaction,
 )
-from sync.station_db import connect, last_acked, now_iso, outbox_depth
+from sync.station_db import connect, last_acked, now_iso, outbox_depth, photos_waiting
 from sync.station_outbox import OutboxSender
-from sync.station_photos import PHOTO_ACK_TIMEOUT_S, PhotoSender
+from sync.station_photos import PHOTO_ACK_TIMEOUT_S, PHOTO_BACKOFF_MAX_S, PhotoSender
 from sync.station_streams import StreamReceiver
 
 if TYPE_CHECKING:  # sync/ never imports station/ at run time (STYLE.md: layering)
@@ -75,6 +75,7 @@ class SyncState:
 
     online: bool  # connected to the broker
     outbox_depth: int  # events the hub has not acknowledged yet
+    photos_waiting: int  # photo files the hub has not acknowledged yet (errors left out)
     last_ack_at: str | None  # ISO 8601 UTC
     last_hub_contact_at: str | None  # last ack, stream batch or snapshot from the hub
     acked_seq: int
@@ -105,6 +106,7 @@ class StationSync(OutboxSender, PhotoSender, StreamReceiver):
         *,
         ack_timeout: float = ACK_TIMEOUT_S,
         photo_ack_timeout: float = PHOTO_ACK_TIMEOUT_S,
+        photo_backoff_max: float = PHOTO_BACKOFF_MAX_S,
     ) -> None:
         self.db_path = str(db_path)
         self.station_id = topics.check_id(config.station_id, "station id")
@@ -115,6 +117,7 @@ class StationSync(OutboxSender, PhotoSender, StreamReceiver):
         self.status_provider = status_provider
         self.ack_timeout = ack_timeout
         self.photo_ack_timeout = photo_ack_timeout
+        self.photo_backoff_max = photo_backoff_max
         site, me = self.site, self.station_id
         self._events_topic = topics.station_events(site, me)
         self._status_topic = topics.station_status(site, me)
@@ -132,6 +135,7 @@ class StationSync(OutboxSender, PhotoSender, StreamReceiver):
         # Shared with state() and the loop thread: guarded by _lock.
         self._lock = threading.Lock()
         self._depth = 0
+        self._photos_waiting = 0
         self._acked = 0
         self._marks = dict.fromkeys(STREAMS, 0)
         self._bd_seq = 0
@@ -219,6 +223,7 @@ class StationSync(OutboxSender, PhotoSender, StreamReceiver):
             return SyncState(
                 online=bool(link is not None and link.connected.is_set()),
                 outbox_depth=self._depth,
+                photos_waiting=self._photos_waiting,
                 last_ack_at=self._last_ack_at,
                 last_hub_contact_at=self._last_contact_at,
                 acked_seq=self._acked,
@@ -236,6 +241,7 @@ class StationSync(OutboxSender, PhotoSender, StreamReceiver):
             self._marks = read_marks(conn)
             self._acked = last_acked(conn)
             self._depth = outbox_depth(conn)
+            self._photos_waiting = photos_waiting(conn)
             self._bd_seq = int(get_state(conn, "bd_seq") or 0)
             self._last_ack_at = get_state(conn, "last_ack_at")
             self._last_contact_at = get_state(conn, "last_hub_contact_at")
@@ -300,6 +306,7 @@ class StationSync(OutboxSender, PhotoSender, StreamReceiver):
                 screen=_text(info.get("screen")),
                 devices=devices,
                 outbox_depth=self._depth,
+                photos_waiting=self._photos_waiting,
                 last_sync_at=self._last_contact_at,
                 site_seq=self._marks["site"],
                 station_seq=self._marks["station"],
@@ -363,9 +370,9 @@ class StationSync(OutboxSender, PhotoSender, StreamReceiver):
     def _tick(self) -> None:
         assert self._db is not None
         now = time.monotonic()
-        depth = outbox_depth(self._db)
+        depth, photos = outbox_depth(self._db), photos_waiting(self._db)
         with self._lock:
-            self._depth = depth
+            self._depth, self._photos_waiting = depth, photos
         if self._ready:
             self._check_ack_timeout(now)
             self._pump()

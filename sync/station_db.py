@@ -66,6 +66,16 @@ def _data(payload: str) -> dict[str, Any]:
     return data if isinstance(data, dict) else {"unreadable": payload}
 
 
+def photos_waiting(conn: sqlite3.Connection) -> int:
+    """Photos the hub has not acknowledged yet, leaving out those this station cannot send
+    (``upload_error``): they will never go and are counted nowhere else."""
+    # Walks the partial index photos_to_upload (WHERE uploaded_at IS NULL): only the
+    # waiting photos, not every photo the station ever took.
+    return conn.execute(
+        "SELECT count(*) FROM photos WHERE uploaded_at IS NULL AND upload_error IS NULL"
+    ).fetchone()[0]
+
+
 def outbox_depth(conn: sqlite3.Connection) -> int:
     # Rows are marked delivered in seq order and seqs have no gaps, so the undelivered ones
     # are first..last: two index look-ups, where count(*) walked every undelivered row.

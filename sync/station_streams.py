@@ -82,6 +82,7 @@ class StreamReceiver:
         elif isinstance(message, HubStatus):
             with self._lock:
                 self._hub_online = message.online
+            self._on_hub_status(message)
 
     def _misaddressed(self, topic: str, message: Message) -> str | None:
         """Why ``message`` does not belong on ``topic``, or None when it does."""

@@ -162,6 +162,7 @@ class PackScreen(WeighAndLabelActions, DialogActions, PhotoActions, DemoActions,
             state.last_hub_contact_at,
             state.hub_online,
             note,
+            photos=state.photos_waiting,
         )
         self.devices_changed()
 

@@ -106,7 +106,7 @@ class DeviceBar(QuietStatic):
 
 class SyncBar(Static):
     """One line under the header: online and when last synced, or OFFLINE (red) with the
-    number of events waiting for the hub."""
+    number of events and photos waiting for the hub."""
 
     DEFAULT_CSS = """
     SyncBar { height: 1; padding: 0 1; }
@@ -121,10 +121,16 @@ class SyncBar(Static):
         synced_at: str | None,
         hub_online: bool | None = None,
         note: str | None = None,
+        *,
+        photos: int = 0,
     ) -> None:
+        """``waiting``: events, ``photos``: photo files the hub has not acknowledged."""
         events = f"{waiting} event{'' if waiting == 1 else 's'} waiting"
+        pictures = f"{photos} photo{'' if photos == 1 else 's'} waiting"
         if not online:
             text = Text(f"OFFLINE — {events}", style="bold red")
+            if photos:
+                text.append(f" · {pictures}", style="bold red")
             text.append(f" · last heard from hub {clock(synced_at)}", style="red")
         else:
             text = Text("● online", style="bold green")
@@ -133,6 +139,8 @@ class SyncBar(Static):
                 text.append(" · hub offline", style="bold yellow")
             if waiting:
                 text.append(f" · {events}", style="yellow")
+            if photos:
+                text.append(f" · {pictures}", style="yellow")
         if note:
             text.append(f" · {note}", style="yellow")
         self.set_class(not online, "offline")

@@ -14,6 +14,7 @@ from sync.broker.runner import Broker
 from tests.station.conftest import make_db
 from tests.station.test_app_flow import login, message, type_text, wait_for
 from tests.sync.fake_hub import FakeHub
+from tests.sync.test_photo_upload import jpeg, take_photo
 
 STATION = "WH1-PACK-01"
 
@@ -73,6 +74,28 @@ async def test_offline_shows_the_events_waiting_then_back_online(broker, hub, co
         )
         assert app.sync.state().outbox_depth == 0 and not bar.has_class("offline")
     assert "item_scanned" in [e.type for e in hub.applied[STATION]]
+
+
+async def test_photos_not_uploaded_show_beside_the_events_online_and_offline(broker, hub, config):
+    # The fake hub never says it is online, so photos wait: as behind a hub that is down.
+    make_db(config.database).close()
+    app = StationApp(config, devices=False)
+    async with app.run_test(size=(160, 50)) as pilot:
+        screen = await login(pilot)
+        await wait_for(pilot, lambda: "online · synced" in sync_line(screen), what="online")
+        assert "photo" not in sync_line(screen)
+        take_photo(config.database, jpeg(64, 48))
+        take_photo(config.database, jpeg(64, 49))
+        await wait_for(
+            pilot, lambda: "· 2 photos waiting" in sync_line(screen), what="2 photos online"
+        )
+        broker.kill()
+        await wait_for(
+            pilot,
+            lambda: "OFFLINE — 0 events waiting · 2 photos waiting" in sync_line(screen),
+            what="2 photos offline",
+        )
+        assert app.sync.state().photos_waiting == 2
 
 
 async def test_orders_the_hub_assigns_open_by_themselves_and_cancels_close(hub, config):

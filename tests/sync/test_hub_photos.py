@@ -195,3 +195,20 @@ def test_doms_hub_photos_and_photo(db, db_path, assembler, tmp_path):
     photo_path(assembler.root, sha).write_bytes(b"rot" + data[3:])
     damaged = doms("hub", "photo", sha, "--db", str(db_path), "--out", str(out))
     assert damaged.returncode == 1 and "damaged" in damaged.stderr
+
+
+def test_a_chunk_marked_ask_is_answered_with_the_chunks_missing(db, assembler):
+    data = os.urandom(5 * CHUNK_BYTES + 7)
+    parts = chunks(data)
+    # Chunks 1 and 3 never came (the broker lost them); the station's pass ends with 5.
+    for c in (parts[0], parts[2], parts[4]):
+        assert assembler.receive(db, STATION, c) is None
+    ask = PhotoChunk(**{**_fields(parts[5]), "ask": True})
+    report = assembler.receive(db, STATION, ask)
+    assert report is not None and not report.stored and report.missing == [1, 3]
+    assert assembler.refused == 0 and assembler.missing_reports == 1
+    # Only those two are sent again: the photo is complete and checked.
+    assert assembler.receive(db, STATION, parts[1]) is None
+    done = assembler.receive(db, STATION, PhotoChunk(**{**_fields(parts[3]), "ask": True}))
+    assert done is not None and done.stored and done.missing is None
+    assert photo_path(assembler.root, done.sha256).read_bytes() == data
