@@ -47,6 +47,11 @@ with ``synchronous=FULL`` on both sides (their default; ``--synchronous`` change
 * **Encoding**: a catch-up batch (500 events) and a live one (1 event) as MessagePack
   (the protocol) and as JSON (``msgspec.json``, the same structs): bytes, encode + decode.
 
+* **TLS** (``--parts tls``, not in the default run; ``--tls-n`` events each): the end to
+  end path as shipped, over a plain listener and a TLS one of the same Mosquitto (CA and
+  server certificate as ``doms broker setup`` makes them), events alternating between the
+  two pairs: p50/p99 of each and the TLS / plain ratio (``e2e_tls_*``).
+
 Targets (reported, never failed): ``e2e_p99_ms`` < 5 ms, ``ingest_events_per_s`` >=
 10,000, ``catchup_100k_s`` < 10 s. ``--profile DIR`` writes one cProfile (pstats) per
 worker thread (station, hub) of each part into DIR.
@@ -540,6 +545,113 @@ def add_photo(db, db_path: Path, rng: random.Random) -> None:
     _added_at.append(time.monotonic())
 
 
+# -- end to end over TLS ----------------------------------------------------------------------
+# (variant, site): one station and one hub per variant on the same broker, each site its
+# own topics, so both pairs stay up and their events alternate (the same machine noise
+# for both). "tls": station and hub on the TLS listener, as a hub on another machine.
+TLS_VARIANTS = (("plain", "WH1"), ("tls", "WH2"))
+
+
+def tls_broker(tmp: Path):
+    """The site's broker settings (``SITE_BROKER``) plus a TLS listener with a CA and
+    server certificate made as ``doms broker setup`` makes them (``sync.broker.tls``)."""
+    from sync.broker.runner import Broker, free_port
+    from sync.broker.tls import TlsFiles, ensure_tls
+
+    workdir = tmp / "tls-broker"
+    workdir.mkdir(parents=True)
+    ensure_tls(workdir / "tls", SITE, "localhost")
+    files = TlsFiles.under(workdir / "tls")
+    port, tls_port = free_port(), free_port()
+    conf = SITE_BROKER.format(port=port, workdir=workdir, nodelay="true") + (
+        f"listener {tls_port} 127.0.0.1\ncertfile {files.server_cert}\n"
+        f"keyfile {files.server_key}\ncafile {files.ca_cert}\n"
+    )
+    broker = Broker(port=port, workdir=workdir, conf=conf, kind="mosquitto")
+    broker.tls_port = tls_port  # start() waits for both listeners
+    return broker.start(), files.ca_cert
+
+
+def e2e_tls(args: argparse.Namespace, profiles: Profiles) -> dict[str, Any]:
+    """``e2e``'s "as shipped" path (wake() after each commit, one event at a time) over
+    plain TCP and over TLS, events alternating between the two: seconds from the station's
+    commit to the hub's commit (``to_hub``) and to the ack processed at the station
+    (``total``), per variant."""
+    from sync.broker.runner import broker_kind
+    from sync.mqtt import BrokerSettings
+    from tests.sync.e2e_helpers import new_station_db, seed_catalogue, wait_until
+    from tests.sync.e2e_helpers import station_config as config_of
+
+    if broker_kind() != "mosquitto":
+        raise BenchError("the TLS part needs Mosquitto (the embedded broker has no TLS)")
+    from routing import store
+    from station.store.db import open_db, tx
+    from station.store.outbox import record_event
+
+    payload = {
+        "order_id": "SO-1000", "line_no": 1, "sku": "MUG-WHT", "qty": 1, "package_no": 1,
+        "lot": None, "serial": None, "expiry": None, "operator": "B1001",
+    }  # fmt: skip
+    out: dict[str, Any] = {v: {"total": [], "to_hub": []} for v, _ in TLS_VARIANTS}
+    with tempfile.TemporaryDirectory(prefix="doms-bench-tls-") as tmp_name:
+        tmp = Path(tmp_name)
+        broker, ca = tls_broker(tmp)
+        pairs: dict[str, tuple[Any, Any, Any, str]] = {}
+        try:
+            for variant, site in TLS_VARIANTS:
+                link = BrokerSettings(
+                    port=broker.tls_port if variant == "tls" else broker.port,
+                    tls_ca=str(ca) if variant == "tls" else None,
+                    backoff_min=0.05, backoff_max=0.5,
+                )  # fmt: skip
+                station_id = f"{site}-PACK-01"
+                hub_path = tmp / f"hub-{variant}.db"
+                db = store.open_db(hub_path, synchronous="OFF")
+                seed_catalogue(db, site)
+                db.execute("UPDATE stream_heads SET published_seq = seq")
+                db.close()
+                config = config_of(tmp / f"station-{variant}.db", link.port, station_id, site)
+                config = msgspec.structs.replace(config, synchronous=args.synchronous)
+                hub = timed_hub_class()(
+                    hub_path, site, link, synchronous=args.synchronous,
+                    profile=profiles.new(f"tls-{variant}-hub"),
+                ).start()  # fmt: skip
+                new_station_db(config.database)
+                sync = timed_station_class()(
+                    config.database, config, link, profile=profiles.new(f"tls-{variant}-station")
+                ).start()
+                station = open_db(config.database, synchronous=args.synchronous)
+                pairs[variant] = (hub, sync, station, station_id)
+                wait_until(
+                    lambda s=sync: s.state().counters.get("snapshots_applied"),
+                    WAIT_S, f"the {variant} station's snapshot",
+                )  # fmt: skip
+            rng = random.Random(args.seed)
+            warmup = min(WARMUP, max(2, args.tls_n // 10))
+            for i in range(args.tls_n + warmup):
+                # Alternating which goes first, so neither always follows the other's ack.
+                for variant, _ in TLS_VARIANTS[:: 1 if i % 2 else -1]:
+                    hub, sync, station, station_id = pairs[variant]
+                    time.sleep(rng.uniform(0.0005, 0.002))
+                    t0 = time.perf_counter()
+                    with tx(station):
+                        seq = record_event(station, station_id, "item_scanned", payload)
+                    sync.nudge()
+                    t_acked = sync.wait_acked(seq, WAIT_S)
+                    applying = hub.applying.get(seq)
+                    if i >= warmup:
+                        out[variant]["total"].append(t_acked - t0)
+                        if applying is not None:
+                            out[variant]["to_hub"].append(applying[1] - t0)
+        finally:
+            for hub, sync, station, _ in pairs.values():
+                station.close()
+                sync.stop()
+                hub.stop()
+            broker.close()
+    return out
+
+
 # -- ingest ---------------------------------------------------------------------------------
 def ingest_plan(stations: int, total: int, rng: random.Random):
     """Orders per station (to seed the hub) and each station's events."""
@@ -920,9 +1032,35 @@ def report(args, results: dict[str, dict], profile_paths: list[str]) -> Report:
         if part in results:
             fn(rep, results[part])
             rep.line()
+    if "tls" in results:
+        report_tls(rep, results["tls"])
+        rep.line()
     if profile_paths:
         rep.line("profiles: " + ", ".join(profile_paths))
     return rep
+
+
+def report_tls(rep: Report, lat: dict) -> None:
+    stats = {v: {k: Stats.of(ms(x)) for k, x in lat[v].items() if x} for v, _ in TLS_VARIANTS}
+    rep.line("end to end over TLS vs plain TCP, same broker, events alternating")
+    rep.table([
+        ("plain TCP: station commit -> ack processed", stats["plain"]["total"]),
+        ("TLS:       station commit -> ack processed", stats["tls"]["total"]),
+        ("plain TCP: station commit -> hub committed", stats["plain"]["to_hub"]),
+        ("TLS:       station commit -> hub committed", stats["tls"]["to_hub"]),
+    ])  # fmt: skip
+    for key, name in (("total", "e2e_tls"), ("to_hub", "e2e_tls_to_hub")):
+        plain, tls = stats["plain"][key], stats["tls"][key]
+        rep.figures.update({
+            f"{name}_p50_ms": rounded(tls.p50), f"{name}_p99_ms": rounded(tls.p99),
+            f"{name}_plain_p50_ms": rounded(plain.p50), f"{name}_plain_p99_ms": rounded(plain.p99),
+            f"{name}_p50_ratio": ratio(tls.p50, plain.p50),
+            f"{name}_p99_ratio": ratio(tls.p99, plain.p99), f"{name}_n": tls.n,
+        })  # fmt: skip
+    f = rep.figures
+    rep.line(f"  TLS / plain: p50 {f['e2e_tls_p50_ratio']}x, p99 {f['e2e_tls_p99_ratio']}x "
+             f"(to the hub's commit: {f['e2e_tls_to_hub_p50_ratio']}x, "
+             f"{f['e2e_tls_to_hub_p99_ratio']}x)")  # fmt: skip
 
 
 E2E_WHAT = {
@@ -1071,6 +1209,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--synchronous", default="FULL", help="SQLite synchronous, both sides")
     p.add_argument("--parts", default=",".join(PARTS), help=f"some of {','.join(PARTS)}")
+    p.add_argument(
+        "--tls-n",
+        type=int,
+        default=2000,
+        help="with --parts ...,tls: events one at a time over each of TLS and plain TCP "
+        "(default 2,000)",
+    )
     p.add_argument("--port", type=int, help=argparse.SUPPRESS)
     p.add_argument("--plan", help=argparse.SUPPRESS)
     p.add_argument("--db", help=argparse.SUPPRESS)
@@ -1084,8 +1229,10 @@ def main(argv: list[str] | None = None) -> int:
     if min(args.n, args.tick_n, args.photo_n, args.stations, args.ingest_n, args.catchup_n) < 1:
         p.error("sizes must be at least 1")
     parts = set(args.parts.split(","))
-    if not parts <= set(PARTS):
-        p.error(f"--parts: choose from {','.join(PARTS)}")
+    if not parts <= {*PARTS, "tls"}:  # tls only when asked: not in the default run
+        p.error(f"--parts: choose from {','.join(PARTS)},tls")
+    if "tls" in parts and args.tls_n < 1:
+        p.error("--tls-n must be at least 1")
 
     def run() -> None:
         profiles = Profiles(args.profile)
@@ -1095,6 +1242,8 @@ def main(argv: list[str] | None = None) -> int:
             for part, fn in steps.items()
             if part in parts
         }
+        if "tls" in parts:
+            results["tls"] = e2e_tls(args, profiles)
         report(args, results, profiles.save()).emit(args.json)
 
     return main_guard(run)

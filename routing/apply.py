@@ -34,6 +34,10 @@ An effect that cannot apply (unknown order, an order of another station, data of
 shape) is refused with :class:`EventRejected`: the event still takes its place in the
 sequence, with the reason in ``inbox.error``, because a station's event is a fact that
 already happened and holding back every later one would stop the station's sync for good.
+
+:func:`prune_inbox` bounds the inbox: the marks decide exactly-once, the rows are needed
+only to tell a replay from a station that numbers again from an old point, and only near
+the mark (sync/PROTOCOL.md, "Pruning the inbox").
 """
 
 from __future__ import annotations
@@ -109,14 +113,9 @@ def receive_events(
         # same seq with another id means the station numbers from 1 again (its database
         # was wiped or restored). Applying nothing, the caller asks it to renumber.
         old = [e for e in events if e.seq <= mark]
-        if old:
-            ids = dict(db.execute(
-                "SELECT seq, event_id FROM inbox WHERE station = ? AND seq BETWEEN ? AND ?",
-                [station, old[0].seq, old[-1].seq],
-            ).fetchall())  # fmt: skip
-            clash = next((e.seq for e in old if ids.get(e.seq, e.id) != e.id), None)
-            if clash is not None:
-                return Receipt(mark, None, conflict=clash)
+        clash = _renumbered(db, station, old) if old else None
+        if clash is not None:
+            return Receipt(mark, None, conflict=clash)
         for event in events:
             if event.seq <= mark:
                 duplicates += 1
@@ -147,6 +146,68 @@ def receive_events(
                 [station, mark, now],
             )
     return Receipt(mark, resend_from, applied, duplicates, rejected)
+
+
+def _renumbered(db: sqlite_utils.Database, station: str, old: list[EventLike]) -> int | None:
+    """The lowest seq of ``old`` (events at or below the mark, in seq order) that shows the
+    station numbering from an old point again, or None when the batch is a replay.
+
+    A seq whose inbox row was pruned (:func:`prune_inbox`) cannot be compared. A later seq
+    of the same batch whose id matches vouches for it: one database numbered both. Without
+    such a match it counts as renumbered, since a station whose database kept its acks
+    never sends that far below the mark (PROTOCOL.md, "Pruning the inbox")."""
+    ids = dict(db.execute(
+        "SELECT seq, event_id FROM inbox WHERE station = ? AND seq BETWEEN ? AND ?",
+        [station, old[0].seq, old[-1].seq],
+    ).fetchall())  # fmt: skip
+    clash, vouched = None, False
+    for event in reversed(old):
+        kept = ids.get(event.seq)
+        if kept == event.id:
+            vouched = True
+        elif kept is not None or not vouched:
+            clash = event.seq
+    return clash
+
+
+def prune_inbox(
+    db: sqlite_utils.Database, site: str, keep_last: int, before: str, limit: int = 10_000
+) -> int:
+    """Delete up to ``limit`` inbox rows of ``site``'s stations; return how many.
+
+    Per station, a row goes once it is more than ``keep_last`` seqs below the station's
+    mark and it and every row before it were applied before ``before`` (ISO time). Rows
+    whose effect was refused (``error``) and the types in :data:`KEPT_TYPES` stay: nothing
+    else records them. The marks stay, and with them exactly-once; ``keep_last`` must
+    cover what a station may send beyond its last ack (see :func:`_renumbered`). Each
+    station's rows go in a transaction of their own, oldest first, so a large backlog is
+    pruned over several calls without holding the writer for long."""
+    marks = db.execute(
+        "SELECT m.station, m.applied_seq FROM sync_marks m "
+        "JOIN stations s ON s.station_id = m.station WHERE s.site = ?",
+        [site],
+    ).fetchall()
+    kept = ", ".join("?" * len(KEPT_TYPES))
+    gone = 0
+    for station, mark in marks:
+        if gone >= limit:
+            break
+        with transaction(db):
+            # The first row still young; by seq through the primary key, so the scan stops
+            # at the (few) rows below it that are kept for good.
+            young = db.execute(
+                "SELECT seq FROM inbox WHERE station = ? AND applied_at >= ? ORDER BY seq LIMIT 1",
+                [station, before],
+            ).fetchone()
+            cut = min(mark - keep_last, young[0] - 1 if young else mark)
+            if cut < 1:
+                continue
+            gone += db.execute(
+                "DELETE FROM inbox WHERE rowid IN (SELECT rowid FROM inbox WHERE station = ? "
+                f"AND seq <= ? AND error IS NULL AND type NOT IN ({kept}) ORDER BY seq LIMIT ?)",
+                [station, cut, *KEPT_TYPES, limit - gone],
+            ).rowcount
+    return gone
 
 
 def _apply_isolated(
@@ -308,13 +369,16 @@ HANDLERS: dict[str, Callable[[_Ctx, dict[str, Any]], None]] = {
     "order_held": _order_held,
     "label_voided": _label_voided,
 }
+# Never pruned from the inbox: its row is the hub's only record of an inspection note
+# (the photos table keeps the hashes it names, not the quantities or the reason).
+KEPT_TYPES = ("inbound_inspected",)
 # Recorded in the inbox, no hub effect (yet): listed so that "known" is written down.
 RECORDED_ONLY = (
     "operator_logged_in", "operator_logged_out", "order_opened", "item_scanned",
     "scan_undone", "package_opened", "units_moved", "carton_chosen", "package_weighed",
     "weight_overridden", "label_queued", "label_reprinted",
-    # Photos stay on the station (the event names the JPEG by its SHA-256, fetched out of
-    # band) and inspection notes change no stock until a receipt is booked: the inbox row
-    # is the hub's whole record of them, as of any type without a handler.
+    # Photos travel apart from events (the event names the JPEG by its SHA-256; the hub's
+    # photos table keeps what it shows) and inspection notes change no stock until a
+    # receipt is booked: their inbox row is the hub's whole record of them (KEPT_TYPES).
     "photo_taken", "inbound_inspected",
 )  # fmt: skip

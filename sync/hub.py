@@ -22,6 +22,10 @@ Photos. Chunks of photo files (``PhotoChunk``) go to :mod:`sync.hub_photos` on t
 worker: a station sends them only while its outbox is empty and keeps at most 4 unconfirmed,
 so an event batch waits behind a few 64 KiB file writes at most. The ``photos`` rows that
 events name are written in the transaction that applies the events.
+
+Pruning. Hourly, published stream changes older than ``keep_stream_days`` go, and inbox
+rows older than ``keep_inbox_days`` that lie more than ``keep_inbox_events`` below their
+station's mark (``routing.apply.prune_inbox``, at most 10,000 rows a pass).
 """
 
 from __future__ import annotations
@@ -50,6 +54,11 @@ from sync.quarantine import quarantine
 
 log = logging.getLogger(__name__)
 PRUNE_EVERY_S = 3600.0
+# Events a station may have sent beyond its last ack: 4 batches of 500 (PROTOCOL.md). The
+# inbox keeps at least this many ids per station below its mark, or a replay could not be
+# told from a wiped station (routing.apply.prune_inbox).
+IN_FLIGHT_MAX = 4 * 500
+INBOX_PRUNE_ROWS = 10_000  # per pass: a backlog goes over several passes, events between
 
 MAX_CHANGES = 500  # per StreamBatch / Snapshot part (PROTOCOL.md)
 _EXPECTED = {
@@ -80,6 +89,7 @@ class HubCounters:
     errors: int = 0  # handler failures (database errors); the message is not acked
     conflicts: int = 0  # batches reusing seqs of other events: the station must renumber
     pruned: int = 0  # published stream changes deleted for age
+    inbox_pruned: int = 0  # inbox rows deleted (old, far below their station's mark)
     photo_chunks: int = 0  # photo chunks taken (duplicates included)
     photos_stored: int = 0  # photos assembled, checked and kept
     photos_refused: int = 0  # photos whose assembled file did not match their hash
@@ -100,6 +110,9 @@ class HubSync:
         catch_up_limit: int = 10_000,
         synchronous: str = "FULL",
         keep_stream_days: float = 14.0,
+        keep_inbox_days: float | None = None,
+        keep_inbox_events: int = 10_000,
+        prune_every: float = PRUNE_EVERY_S,
     ) -> None:
         self.db_path = db_path
         self.site = topics.check_id(site, "site")
@@ -110,7 +123,17 @@ class HubSync:
         # Published stream changes older than this are pruned (hourly): a station away
         # longer bootstraps from a snapshot, as a new one does.
         self.keep_stream_days = keep_stream_days
-        self._next_prune = 0.0
+        # Inbox rows go once older than this and more than keep_inbox_events below their
+        # station's mark; the count is what keeps replays and renumbering apart.
+        self.keep_inbox_days = keep_stream_days if keep_inbox_days is None else keep_inbox_days
+        if keep_inbox_events < IN_FLIGHT_MAX:
+            raise ValueError(
+                f"keep_inbox_events {keep_inbox_events} is below {IN_FLIGHT_MAX}, the events "
+                "a station may send beyond its last ack: replays could not be recognised"
+            )
+        self.keep_inbox_events = keep_inbox_events
+        self.prune_every = prune_every
+        self._next_prune = self._next_inbox_prune = 0.0
         self.counters = HubCounters()
         self._queue: queue.Queue[tuple[str, bytes] | None] = queue.Queue()
         self._changed = threading.Condition()
@@ -228,6 +251,7 @@ class HubSync:
                 self._handle(db, *item)
                 self._publish_streams(db)
                 self._maybe_prune(db)
+                self._maybe_prune_inbox(db)
                 with self._changed:
                     self._changed.notify_all()
         finally:
@@ -240,11 +264,22 @@ class HubSync:
         now = time.monotonic()
         if now < self._next_prune:
             return
-        self._next_prune = now + PRUNE_EVERY_S
+        self._next_prune = now + self.prune_every
         self._save_published(db, force=True)  # prune only what is published for good
-        cutoff = time.time() - self.keep_stream_days * 86400
-        before = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(cutoff))
+        before = _days_ago(self.keep_stream_days)
         self.counters.pruned += store.prune_published(db, self.site, before)
+
+    def _maybe_prune_inbox(self, db: sqlite_utils.Database) -> None:
+        now = time.monotonic()
+        if now < self._next_inbox_prune:
+            return
+        before = _days_ago(self.keep_inbox_days)
+        gone = apply.prune_inbox(
+            db, self.site, self.keep_inbox_events, before, limit=INBOX_PRUNE_ROWS
+        )
+        self.counters.inbox_pruned += gone
+        # A full pass leaves more: the next one runs after the next message.
+        self._next_inbox_prune = now if gone >= INBOX_PRUNE_ROWS else now + self.prune_every
 
     def _handle(self, db: sqlite_utils.Database, topic: str, payload: bytes) -> None:
         if topic == "":
@@ -488,6 +523,10 @@ class HubSync:
             )
         self._published_dirty = False
         self._published_saved_at = now
+
+
+def _days_ago(days: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() - days * 86400))
 
 
 def _meta(db: sqlite_utils.Database, name: str) -> int:
