@@ -367,7 +367,7 @@ class HubSync:
             c.conflicts += 1
             ack = m.EventAck(
                 station=station, applied_seq=receipt.applied_seq,
-                renumber_after=receipt.applied_seq,
+                renumber_after=receipt.applied_seq, matched_upto=receipt.conflict - 1,
             )  # fmt: skip
             self.link.publish(topics.hub_acks(self.site, station), m.encode(ack))
             return

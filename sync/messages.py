@@ -94,12 +94,16 @@ class EventAck(_Msg, tag="ak"):
     mark). ``resend_from`` set: a gap was seen; send again from that seq.
     ``renumber_after`` set: the hub holds other events (other ids) under the seqs this
     batch used - the station's numbering restarted (a wiped or restored database): it must
-    move every event not yet acknowledged past ``renumber_after`` and send them again."""
+    move every event not yet acknowledged past ``renumber_after`` and send them again.
+    ``matched_upto`` (with ``renumber_after``; optional): the batch's events up to that seq
+    are the hub's own (the same ids): the station marks them delivered first, so that only
+    the events the hub does not have are renumbered."""
 
     station: str
     applied_seq: int
     resend_from: int | None = None
     renumber_after: int | None = None
+    matched_upto: int | None = None
 
 
 class PhotoAck(_Msg, tag="pa"):

@@ -73,33 +73,45 @@ class OutboxSender:
     def _on_ack(self, ack: EventAck) -> None:
         at = now_iso()
         if ack.renumber_after is not None:
+            # What the hub matched by id is delivered; only the rest is renumbered (else
+            # those events would be sent again under new seqs and applied twice).
+            if ack.matched_upto is not None:
+                self._delivered(min(ack.matched_upto, self._sent_upto), at)
             self._renumber(ack.renumber_after)
             self._pump()
             return
-        if ack.applied_seq > self._acked:
-            with no_fsync(self._db, self.synchronous), transaction(self._db):
-                self._db.execute(
-                    "UPDATE outbox SET delivered_at = ? WHERE delivered_at IS NULL AND seq <= ?",
-                    [at, ack.applied_seq],
-                )
-                set_state(self._db, "last_ack_at", at)
-                set_state(self._db, "last_hub_contact_at", at)
-            depth = outbox_depth(self._db)
-            self._count("events_acked", ack.applied_seq - self._acked)
-            with self._lock:
-                self._acked = ack.applied_seq
-                self._depth = depth
-                self._last_ack_at = self._last_contact_at = at
-            self._progress_at = time.monotonic()
-            self._inflight = [s for s in self._inflight if s.last_seq > ack.applied_seq]
-            self._sent_upto = max(self._sent_upto, ack.applied_seq)
-        else:
+        # Never past what this station sent: a hub mark beyond it covers events this
+        # database does not hold (restored from a backup older than them). Its events
+        # under those seqs are new ones: sent, the hub tells them apart by id and asks
+        # for a renumbering. Marked delivered unsent, they would be lost.
+        if not self._delivered(min(ack.applied_seq, self._sent_upto), at):
             with self._lock:
                 self._last_contact_at = at
         self._count("acks")
         if ack.resend_from is not None:
             self._rewind(ack.resend_from, "the hub asked (resend_from)")
         self._pump()
+
+    def _delivered(self, upto: int, at: str) -> bool:
+        """Mark the outbox delivered up to ``upto``; False when that is nothing new."""
+        if upto <= self._acked:
+            return False
+        with no_fsync(self._db, self.synchronous), transaction(self._db):
+            self._db.execute(
+                "UPDATE outbox SET delivered_at = ? WHERE delivered_at IS NULL AND seq <= ?",
+                [at, upto],
+            )
+            set_state(self._db, "last_ack_at", at)
+            set_state(self._db, "last_hub_contact_at", at)
+        depth = outbox_depth(self._db)
+        self._count("events_acked", upto - self._acked)
+        with self._lock:
+            self._acked = upto
+            self._depth = depth
+            self._last_ack_at = self._last_contact_at = at
+        self._progress_at = time.monotonic()
+        self._inflight = [s for s in self._inflight if s.last_seq > upto]
+        return True
 
     def _renumber(self, after: int) -> None:
         """The hub holds other events under our seqs up to ``after``: this database was

@@ -19,6 +19,7 @@ events.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import re
@@ -561,5 +562,80 @@ def test_a_wiped_station_does_not_lose_its_new_events(tmp_path, broker):
             assert ids <= at_hub, f"{len(ids - at_hub)} of the wiped station's {len(ids)} lost"
             packed = "SELECT order_id FROM orders WHERE status = 'packed' ORDER BY 1"
             assert rows(hub_path, packed) == rows(station_path, packed)
+        finally:
+            sync.stop()
+
+
+# -- a station restored from a backup -------------------------------------------------------
+def _copy_db(src, dst) -> None:
+    # What a backup tool does: a consistent copy through SQLite's online backup.
+    with (
+        contextlib.closing(sqlite3.connect(src)) as a,
+        contextlib.closing(sqlite3.connect(dst)) as b,
+    ):
+        a.backup(b)
+
+
+@pytest.mark.parametrize("new_before_connect", [False, True])
+def test_a_station_restored_from_a_backup_loses_nothing_and_applies_nothing_twice(
+    tmp_path, broker, new_before_connect
+):
+    # The backup holds events 41-60 that it had not had acknowledged (the station was
+    # offline); after it was taken, the hub got 41-70. Restored, the station numbers its
+    # new events from 61 again: they must reach the hub (renumbered past 70), and 41-60,
+    # which the hub matches by id, must not be applied a second time.
+    hub_path, station_path = tmp_path / "hub.db", tmp_path / "station.db"
+    backup = tmp_path / "backup.db"
+    seed_hub(hub_path, {STATION: station_orders(1)})
+    new_station_db(station_path)
+    config = station_config(station_path, broker.port)
+    with hub(hub_path, broker.port):
+        sync = start_station_sync(config, broker.port)
+        try:
+            wait_until(lambda: station_orders_count(station_path) == 1, what="the snapshot")
+            station = open_db(station_path, synchronous="NORMAL")
+            write_filler(station, STATION, 40)
+            wait_until(lambda: drained(sync, station_path, hub_path), what="40 acked")
+            broker.kill()
+            wait_until(lambda: not sync.state().online, what="offline")
+            write_filler(station, STATION, 20, start=40)
+            station.close()
+        finally:
+            sync.stop()
+        _copy_db(station_path, backup)
+        broker.start()
+        sync = start_station_sync(config, broker.port)
+        try:
+            station = open_db(station_path, synchronous="NORMAL")
+            write_filler(station, STATION, 10, start=60)
+            station.close()
+            wait_until(lambda: drained(sync, station_path, hub_path), what="70 acked")
+        finally:
+            sync.stop()
+        for suffix in ("", "-wal", "-shm"):
+            station_path.with_name(station_path.name + suffix).unlink(missing_ok=True)
+        _copy_db(backup, station_path)
+        if new_before_connect:  # sent in one batch with 41-60
+            station = open_db(station_path, synchronous="NORMAL")
+            new = write_filler(station, STATION, 5, start=70)
+            station.close()
+        sync = start_station_sync(config, broker.port)
+        try:
+            if not new_before_connect:  # written once the hub acknowledged 41-60
+                wait_until(lambda: sync.state().acked_seq >= 60, what="41-60 acknowledged")
+                station = open_db(station_path, synchronous="NORMAL")
+                new = write_filler(station, STATION, 5, start=70)
+                station.close()
+            new_ids = {event_id for _, event_id, _ in new}
+            at_hub = lambda: {r[0] for r in rows(hub_path, "SELECT event_id FROM inbox")}  # noqa: E731
+            wait_until(
+                lambda: sync.state().outbox_depth == 0 and new_ids <= at_hub(),
+                what="the new events at the hub",
+            )
+            twice = rows(
+                hub_path, "SELECT event_id, count(*) FROM inbox GROUP BY 1 HAVING count(*) > 1"
+            )
+            assert twice == []
+            assert scalar(hub_path, "SELECT count(*) FROM inbox") == 75
         finally:
             sync.stop()
