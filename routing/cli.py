@@ -67,8 +67,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--keep-days",
         type=float,
         default=14.0,
-        help="prune published stream changes older than this; a station away longer "
-        "gets a snapshot (default %(default)s)",
+        help="prune published stream changes and applied station events older than "
+        "this (a station away longer gets a snapshot; each station's last 10,000 events, "
+        "refused ones and inspection notes are kept) (default %(default)s)",
     )
     run.set_defaults(func=hub_run)
     _register_intake(subs)
