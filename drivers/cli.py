@@ -101,13 +101,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     label.set_defaults(func=emulate_label_printer)
     slip = emu_subs.add_parser(
         "slip-printer",
-        help="an ESC/POS slip printer on TCP",
-        description="Prints the printer URL. Type a fault and Enter: paper-out, near-end, "
-        "cover-open, offline, silent, slow S, noise, drop, drop-status, unplug (each with "
-        "'off' to clear); 'ok' clears them "
-        "all; 'help' lists them.",
+        help="an ESC/POS slip printer on TCP, or on a pseudo-terminal with --serial",
+        description="Prints the printer URL (with --serial, the pty path on stderr too). "
+        "Type a fault and Enter: paper-out, near-end, cover-open, offline, silent, slow S, "
+        "noise, unplug, and on TCP drop, drop-status (each with 'off' to clear); 'ok' clears "
+        "them all; 'help' lists them. On a serial line a slip ends at its cut.",
     )
     slip.add_argument("--port", type=int, default=0, help="TCP port (default: a free one)")
+    slip.add_argument(
+        "--serial", action="store_true", help="on a pseudo-terminal (escpos+serial://) not TCP"
+    )
+    slip.add_argument(
+        "--baud",
+        type=int,
+        default=9600,
+        help="with --serial: the printer's baud rate; it understands only a port set to it",
+    )
     slip.set_defaults(func=emulate_slip_printer)
     scanner = emu_subs.add_parser(
         "scanner",
@@ -298,12 +307,25 @@ def emulate_label_printer(args: argparse.Namespace) -> int:
 
 def emulate_slip_printer(args: argparse.Namespace) -> int:
     """Run an ESC/POS printer emulator; stdin lines inject faults."""
-    from drivers.emulators.controls import SLIP_PRINTER, Console
+    from drivers.emulators.controls import SERIAL_SLIP_PRINTER, SLIP_PRINTER, Console
+
+    if args.serial:
+        from drivers.emulators.escpos_serial import SerialEscposPrinterEmulator
+
+        try:
+            serial_emu = SerialEscposPrinterEmulator(baud=args.baud)
+        except ValueError as exc:
+            print(f"doms emulate slip-printer: {exc}", file=sys.stderr)
+            return 2
+        with serial_emu as emu:
+            print(f"pty {emu.port} at {emu.baud} baud 8N1", file=sys.stderr, flush=True)
+            _announce(emu.url)
+            return _serve(Console(emu, SERIAL_SLIP_PRINTER))
     from drivers.emulators.escpos_printer import EscposPrinterEmulator
 
-    with EscposPrinterEmulator(port=args.port) as emu:
-        _announce(emu.url)
-        return _serve(Console(emu, SLIP_PRINTER))
+    with EscposPrinterEmulator(port=args.port) as tcp_emu:
+        _announce(tcp_emu.url)
+        return _serve(Console(tcp_emu, SLIP_PRINTER))
 
 
 def emulate_scanner(args: argparse.Namespace) -> int:

@@ -218,6 +218,31 @@ SLIP_PRINTER: tuple[Control, ...] = (
     Control("online", "online", "accept connections again", "come_back", _online),
 )  # fmt: skip
 
+
+def _cable(emu: Any, arg: str) -> str:
+    if not _on_off(arg):
+        emu.come_back()
+        return "plugged in: reading and answering again"
+    emu.go_offline()
+    return "unplugged: what is sent is lost, nothing answers (type 'plug' or 'ok')"
+
+
+def _plug(emu: Any, arg: str) -> str:
+    emu.come_back()
+    return "plugged in: reading and answering again"
+
+
+# The serial slip printer: no connection to reset (drop, drop-status are not offered:
+# it has no such methods), and unplugging pulls a cable rather than a network.
+SERIAL_SLIP_PRINTER: tuple[Control, ...] = (
+    *(c for c in SLIP_PRINTER if c.word not in ("unplug", "online")),
+    Control(
+        "unplug", "unplug [off]", "pull the cable: nothing is read or answered", "go_offline",
+        _cable, lambda emu: emu.come_back(),
+    ),
+    Control("plug", "plug", "plug the cable back in", "come_back", _plug, aliases=("online",)),
+)  # fmt: skip
+
 SCALE: tuple[Control, ...] = (
     _switch("motion", "motion", "the weight keeps moving (never stable)"),
     _switch("overload", "overload", "over capacity", aliases=("o",)),

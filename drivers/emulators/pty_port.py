@@ -10,8 +10,17 @@ from __future__ import annotations
 import errno
 import os
 import select
+import termios
 import time
 import tty
+
+
+def line_speed(baud: int) -> int:
+    """The termios constant for ``baud``. Raises ValueError for a rate a tty cannot be set to."""
+    speed = getattr(termios, f"B{baud}", None)
+    if not isinstance(speed, int):
+        raise ValueError(f"{baud} is not a baud rate a serial port can be set to")
+    return speed
 
 
 class PtyPort:
@@ -31,6 +40,15 @@ class PtyPort:
 
     def fileno(self) -> int:
         return self._master
+
+    def speed_is(self, baud: int) -> bool:
+        """Whether the line is set to ``baud``: a pty carries bytes at any speed, but Linux
+        keeps one termios for the pair, so the speed the driver set shows on the master.
+        True when it cannot be told (the port closing): never a made-up mismatch."""
+        try:
+            return termios.tcgetattr(self._master)[4] == line_speed(baud)
+        except termios.error:
+            return True
 
     def read(self, timeout: float) -> bytes:
         """Return what the driver wrote, waiting up to ``timeout`` s; ``b""`` if nothing."""

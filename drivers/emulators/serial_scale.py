@@ -10,13 +10,12 @@ inject the same faults with the same calls as for the MT-SICS emulator.
 from __future__ import annotations
 
 import math
-import termios
 import threading
 import time
 from dataclasses import dataclass, field
 
 from drivers.base import GRAMS_PER, Unit
-from drivers.emulators.pty_port import PtyPort
+from drivers.emulators.pty_port import PtyPort, line_speed
 
 DEFAULT_NOISE = b"\x00\xfe\x13#~\x7f"  # a NUL, 8-bit junk, XOFF, printable junk; no digits
 # What a host reads back when it talks to a scale at the wrong baud rate: framing errors
@@ -71,8 +70,8 @@ class SerialScaleEmulator:
         self.capacity = capacity
         self.settle = settle
         self.baud = baud
-        self._speed = getattr(termios, f"B{baud}") if baud else None
         if baud:
+            line_speed(baud)  # a bad rate fails here, not in the emulator's thread
             self.url_options = "&".join(filter(None, (f"baud={baud}", self.url_options)))
         self._s = PanState(gross=weight)
         self._lock = threading.Lock()
@@ -282,9 +281,4 @@ class SerialScaleEmulator:
             port.close()
 
     def _speed_matches(self, port: PtyPort) -> bool:
-        if self._speed is None:
-            return True
-        try:
-            return termios.tcgetattr(port.fileno())[4] == self._speed
-        except termios.error:  # cannot tell (port closing): do not pretend a mismatch
-            return True
+        return self.baud is None or port.speed_is(self.baud)

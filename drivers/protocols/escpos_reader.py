@@ -54,13 +54,18 @@ class EscposReader:
         """Consume ``data``; return the ``n`` of each ``DLE EOT n`` query completed in it."""
         return [q[2] for q in self.feed_queries(data) if q[0] == DLE]
 
-    def feed_queries(self, data: bytes) -> list[bytes]:
+    def feed_queries(self, data: bytes, stop_at_cut: bool = False) -> list[bytes]:
         """Consume ``data``; return every status query completed in it, as sent
-        (``DLE EOT n`` and ``GS r n``), in order."""
+        (``DLE EOT n`` and ``GS r n``), in order.
+
+        ``stop_at_cut``: stop right after a cut and keep the rest (:attr:`unparsed`), so
+        a caller with no other job boundary (a serial line) can :meth:`take_slip` and go
+        on with ``feed_queries(b"", True)``."""
         self._buf += data
         queries: list[bytes] = []
         pos = 0
         text = bytearray()
+        cuts = self.slip.cuts
         while pos < len(self._buf):
             used, query = self._step(pos, text)
             if used == 0:
@@ -70,10 +75,25 @@ class EscposReader:
             else:
                 self.job_bytes += used
             pos += used
+            if stop_at_cut and self.slip.cuts > cuts:
+                break
         self._flush(text)
         self._buf = self._buf[pos:]
         self.slip.status_queries += [q[2] for q in queries if q[0] == DLE]
         return queries
+
+    @property
+    def unparsed(self) -> int:
+        """How many bytes fed so far are not consumed yet (an incomplete command, or
+        what follows a cut with ``stop_at_cut``)."""
+        return len(self._buf)
+
+    def take_slip(self) -> Slip:
+        """What was printed since the last call; starts a new slip. The code page stays,
+        as it does in a printer until it is reset."""
+        slip, self.slip = self.slip, Slip()
+        self.job_bytes = 0
+        return slip
 
     def _flush(self, text: bytearray) -> None:
         if text:

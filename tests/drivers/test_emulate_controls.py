@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from drivers.base import PrinterState, SlipDocument, SlipLine
-from drivers.emulators.controls import LABEL_PRINTER, SCALE, Console
+from drivers.emulators.controls import LABEL_PRINTER, SCALE, SERIAL_SLIP_PRINTER, Console
+from drivers.emulators.escpos_serial import SerialEscposPrinterEmulator
 from drivers.emulators.nci_scale import NciScaleEmulator
 from drivers.emulators.zpl_printer import ZplPrinterEmulator
 from drivers.errors import DeliveryFailed, DeviceUnreachable, ScaleError
@@ -201,3 +202,33 @@ def test_label_printer_noise_and_dropped_status_answer():
             assert emu.hangups == 1
         finally:
             printer.close()
+
+
+def test_serial_slip_printer_from_doms_emulate_answers_over_its_pty():
+    with emulate("slip-printer", "--serial", "--baud", "19200") as emu:
+        assert emu.url.startswith("escpos+serial:///dev/pts/") and emu.url.endswith("baud=19200")
+        assert "pty /dev/pts/" in emu.proc.stderr.readline()
+        printer = open_slip_printer(emu.url)
+        printer.status_timeout = 0.3
+        try:
+            assert printer.status().ready
+            assert emu.type("near-end") == "near-end: on"
+            assert "nearly" in printer.status().detail
+            assert emu.type("cover-open") == "cover-open: on"
+            assert PrinterState.COVER_OPEN in printer.status().conditions
+            assert emu.type("unplug").startswith("unplugged: what is sent is lost")
+            assert printer.status().conditions == (PrinterState.NOT_ANSWERING,)
+            assert emu.type("ok") == "ok: every fault cleared"
+            assert printer.status().ready
+            printer.print_document(DOC)  # confirmed by GS r 1 over the line
+            assert printer.answers_gs_r is True
+        finally:
+            printer.close()
+
+
+def test_serial_slip_printer_offers_no_connection_faults():
+    with SerialEscposPrinterEmulator() as emu:
+        console = Console(emu, SERIAL_SLIP_PRINTER)
+        assert console.handle("drop")[0] is False  # a serial line has no connection to reset
+        assert "drop-status" not in console.help() and "plug" in console.help()
+        assert console.handle("online") == (True, "plugged in: reading and answering again")
