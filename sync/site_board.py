@@ -28,7 +28,9 @@ from sync.mqtt import BrokerSettings, MqttLink
 
 log = logging.getLogger(__name__)
 
-SYNC_STALE_S = 180.0  # events waiting and no word from the hub this long: attention
+# Events or photos waiting, and no word from the hub this long (by the station's last
+# sync, and by the board's own clock: a quiet station's last sync is old and fine).
+SYNC_STALE_S = 180.0
 GROWING_MIN = 5  # an outbox that rose to at least this many events: attention
 BACKLOG = 100  # this many events waiting: attention, growing or not
 
@@ -44,6 +46,9 @@ class Entry:
     details: StationStatus
     since: datetime | None
     growing: bool = False
+    # Since when the board has seen events or photos waiting with no new word from the
+    # hub (``last_sync_at`` unchanged); None: nothing waiting.
+    waiting_since: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +142,11 @@ class StatusBoard:
                     growing = True
                 elif details.outbox_depth < before or details.outbox_depth == 0:
                     growing = False
-            self._stations[status.station] = Entry(status, details, since, growing)
+            waiting_since = None
+            if details.outbox_depth or details.photos_waiting:
+                same = old is not None and old.details.last_sync_at == details.last_sync_at
+                waiting_since = (old.waiting_since if same else None) or now
+            self._stations[status.station] = Entry(status, details, since, growing, waiting_since)
             self._unreadable.pop(status.station, None)
             self._version += 1
 
@@ -201,8 +210,10 @@ def rows(view: BoardView, now: datetime | None = None) -> list[Row]:
         elif online and d.outbox_depth >= BACKLOG:
             attention.append("outbox backlog")
         age = _age_s(d.last_sync_at, now)
-        waiting = d.outbox_depth or d.photos_waiting
-        if online and waiting and (age is None or age > SYNC_STALE_S):
+        stuck = entry.waiting_since is not None and (
+            (now - entry.waiting_since).total_seconds() > SYNC_STALE_S
+        )
+        if online and stuck and (age is None or age > SYNC_STALE_S):
             attention.append("not syncing")
         if name in view.unreadable:
             attention.append("unreadable status")
