@@ -270,14 +270,34 @@ def hub_line(view: BoardView) -> str:
     return f"Hub: {state}"
 
 
+HEAD = (
+    f"  {'STATION':16} {'STATE':8} {'SINCE':13} {'OPERATOR':10} {'SCREEN':10} "
+    f"{'EVENTS':>6} {'PHOTOS':>6} {'LAST SYNC':>11}  DEVICES"
+)
+
+
+def row_line(row: Row) -> str:
+    """One station's line under :data:`HEAD`, marked ``!`` and ending with the reasons
+    when it needs attention."""
+    line = (
+        f"{'!' if row.attention else ' '} {row.station:16} "
+        f"{'online' if row.online else 'OFFLINE':8} {row.since:13} "
+        f"{row.operator or '-':10} {row.screen or '-':10} {row.outbox:>6} {row.photos:>6} "
+        f"{row.last_sync:>11}  {row.devices}"
+    )
+    return line + (f"   [{', '.join(row.attention)}]" if row.attention else "")
+
+
 def device_words(device: str) -> str:
     """``label_printer`` -> ``label printer``."""
     return device.replace("_", " ")
 
 
 def clock(at: datetime) -> str:
-    """Local wall-clock time, HH:MM."""
-    return at.astimezone().strftime("%H:%M")
+    """Local wall-clock time: HH:MM today, MM-DD HH:MM another day."""
+    local = at.astimezone()
+    today = datetime.now(UTC).astimezone().date()
+    return local.strftime("%H:%M" if local.date() == today else "%m-%d %H:%M")
 
 
 def age_words(seconds: float | None) -> str:

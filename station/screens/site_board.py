@@ -25,25 +25,12 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from drivers.base import Scan
-from sync.site_board import BoardView, Row, hub_line, rows, summary
-
-HEAD = (
-    f"  {'STATION':16} {'STATE':8} {'SINCE':13} {'OPERATOR':10} {'SCREEN':10} "
-    f"{'EVENTS':>6} {'PHOTOS':>6} {'LAST SYNC':>11}  DEVICES"
-)
+from sync.site_board import HEAD, BoardView, Row, hub_line, row_line, rows, summary
 
 
 def row_text(row: Row) -> Text:
-    """One station's line; red and marked ``!`` when it needs attention."""
-    mark = "!" if row.attention else " "
-    line = (
-        f"{mark} {row.station:16} {'online' if row.online else 'OFFLINE':8} {row.since:13} "
-        f"{row.operator or '-':10} {row.screen or '-':10} {row.outbox:>6} {row.photos:>6} "
-        f"{row.last_sync:>11}  {row.devices}"
-    )
-    if row.attention:
-        line += f"   [{', '.join(row.attention)}]"
-    return Text(line, style="bold red" if row.attention else "")
+    """One station's line; red when it needs attention."""
+    return Text(row_line(row), style="bold red" if row.attention else "")
 
 
 class SiteBoardScreen(Screen[None]):
