@@ -75,8 +75,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _register_intake(subs)
     cli_routing.register(subs)
     from sync.cli import register_hub_photos
+    from sync.hub_stations import register_hub_stations
 
     register_hub_photos(subs)
+    register_hub_stations(subs)
 
 
 def hub_init(args: argparse.Namespace) -> int:

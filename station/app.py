@@ -34,6 +34,7 @@ from station.printing import queue
 from station.store.db import open_db
 
 if TYPE_CHECKING:
+    from sync.site_board import BoardView
     from sync.station import StationSync, SyncState
 
 log = logging.getLogger(__name__)
@@ -240,6 +241,17 @@ class StationApp(App[None]):
         if state.changes_applied != self._sync_changes:
             self._sync_changes = state.changes_applied
             self._forward("sync_changed")
+
+    def site_board(self) -> BoardView | None:
+        """Every station's status as this station's sync client heard it (a copy, safe
+        from the UI thread); None when sync is off."""
+        return None if self.sync is None else self.sync.board.view()
+
+    def sync_problem(self) -> str | None:
+        """Why the site board may be out of date, None when the sync client is connected."""
+        if self.sync is None or self.sync.state().online:
+            return None
+        return "This station is offline: the board shows what it heard last."
 
     def sync_state(self) -> SyncState | None:
         """The sync client's state, None when sync is off."""

@@ -1,4 +1,5 @@
-"""``doms station``, ``doms label`` and ``doms demo``: thin wrappers over the station library."""
+"""``doms station``, ``doms label``, ``doms demo`` and ``doms board``: thin wrappers over the
+station library."""
 
 from __future__ import annotations
 
@@ -63,6 +64,9 @@ def register(subs: argparse._SubParsersAction) -> None:
     demo.add_argument("--orders", type=int, default=40, help="sample orders to load")
     demo.add_argument("--keep", action="store_true", help="keep the previous demo database")
     demo.set_defaults(func=_demo)
+    from station import board_cli
+
+    board_cli.register(subs)
 
 
 def _load(path: str | None):

@@ -42,8 +42,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("LOGOUT", "f12", "logout", "Log out", "Log out"),
     Command("LOCK", "ctrl+l", "lock", "Lock the station", "Lock"),
     Command("SHEET", "ctrl+p", "print_sheet", "Print this command sheet", "Cmd sheet"),
-    # F1-F12 are all taken. Shift+F1/F2 reach Textual as F13/F14 on xterm-like terminals
-    # and the Linux console, as shift+f1/f2 under the kitty keyboard protocol: bind both.
+    # F1-F12 are all taken. Shift+F1/F2/F3 reach Textual as F13/F14 on xterm-like terminals
+    # and the Linux console, as shift+f1/f2/f3 under the kitty keyboard protocol: bind both.
     Command("PHOTO", "f13,shift+f1", "photo", "Photograph damage", "Photo", "Shift+F1"),
     Command(
         "INSPECT",
@@ -52,6 +52,14 @@ COMMANDS: tuple[Command, ...] = (
         "Inspect inbound goods (inspector, lead)",
         "Inspect",
         "Shift+F2",
+    ),
+    Command(
+        "BOARD",
+        "f15,shift+f3",
+        "site_board",
+        "Site board: every station's status",
+        "Board",
+        "Shift+F3",
     ),
 )
 

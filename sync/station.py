@@ -43,6 +43,7 @@ import msgspec
 from sync import topics
 from sync.messages import StationStatus, encode
 from sync.mqtt import BrokerSettings, MqttLink
+from sync.site_board import StatusBoard
 from sync.station_apply import (
     STREAMS,
     get_state,
@@ -128,6 +129,9 @@ class StationSync(OutboxSender, PhotoSender, StreamReceiver):
         self._to_me_topic = topics.station_stream(site, me)
         self._hub_status_topic = topics.hub_status(site)
         self._inbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+        # Every station's status, for the lead's site board: kept on the loop thread
+        # (no database), read by the UI with ``board.view()``.
+        self.board = StatusBoard(site)
         self._stopping = threading.Event()
         self._worker: threading.Thread | None = None
         self._link: MqttLink | None = None
@@ -178,7 +182,7 @@ class StationSync(OutboxSender, PhotoSender, StreamReceiver):
         self._link = MqttLink(
             self.settings,
             self.station_id,
-            on_message=lambda topic, payload: self._inbox.put(("msg", topic, payload)),
+            on_message=self._arrived,
             on_connect=self._connected,
             on_disconnect=lambda reason: self._inbox.put(("down",)),
             will=self._will,
@@ -252,6 +256,13 @@ class StationSync(OutboxSender, PhotoSender, StreamReceiver):
                 self._counters[name] = self._counters.get(name, 0) + n
 
     # -- the loop thread: the Will, the birth, hand everything else to the worker -------
+    def _arrived(self, topic: str, payload: bytes) -> None:
+        if self.board.wants(topic):
+            self.board.take(topic, payload)
+            if topic != self._hub_status_topic:
+                return  # other stations' statuses are the board's only
+        self._inbox.put(("msg", topic, payload))
+
     def _broker_confirmed(self) -> None:
         # A photo's next chunks go out as the broker confirms earlier ones (read without
         # the worker's knowledge: at worst one wake-up too many or a chunk at the tick).
@@ -284,7 +295,12 @@ class StationSync(OutboxSender, PhotoSender, StreamReceiver):
         try:
             # Subscribe before anything is published on this connection: the broker
             # handles packets in order, so the hub's replies to our requests arrive.
-            self._link.subscribe(topics.station_subscriptions(self.site, self.station_id))
+            # The statuses at QoS 0: "latest wins", so the broker need not queue them
+            # for a station that is away (the retained ones come on every subscribe).
+            statuses = topics.site_statuses(self.site)
+            subs = topics.station_subscriptions(self.site, self.station_id)
+            self._link.subscribe([t for t in subs if t != statuses])
+            self._link.subscribe([statuses], qos=0)
             self._publish_status(self._status(online=True))  # the birth
         finally:
             self._inbox.put(("up",))  # whatever happened, the outbox must drain

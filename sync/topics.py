@@ -65,6 +65,18 @@ def hub_status(site: str) -> str:
     return f"{ROOT}/{site}/hub/status"
 
 
+# -- the site board ----------------------------------------------------------------------
+def site_statuses(site: str) -> str:
+    """Every station's StationStatus of ``site`` (a filter): what the site board reads."""
+    return f"{ROOT}/{site}/st/+/status"
+
+
+def board_subscriptions(site: str) -> list[str]:
+    """What the site board reads: every station's status and the hub's, all retained, so
+    the board is complete as soon as the broker has answered the subscribe."""
+    return [site_statuses(site), hub_status(site)]
+
+
 # -- subscriptions -----------------------------------------------------------------------
 def hub_subscriptions(site: str) -> list[str]:
     """What the hub of ``site`` subscribes to."""
@@ -77,12 +89,14 @@ def hub_subscriptions(site: str) -> list[str]:
 
 
 def station_subscriptions(site: str, station: str) -> list[str]:
-    """What a station subscribes to (and all its ACL lets it read)."""
+    """What a station subscribes to (and all its ACL lets it read): its own messages
+    from the hub, and the site's statuses for the lead's board."""
     return [
         hub_acks(site, station),
         site_stream(site),
         station_stream(site, station),
         hub_status(site),
+        site_statuses(site),
     ]
 
 

@@ -1,5 +1,5 @@
 """The pack screen's actions that open a dialog and act on its answer: help, a short line,
-a keyed quantity, moving units, the print queue and inbound inspection. A mixin of
+a keyed quantity, moving units, the print queue, inbound inspection and the site board. A mixin of
 :class:`~station.screens.pack.PackScreen`; the dialogs themselves are in ``dialogs.py``."""
 
 from __future__ import annotations
@@ -100,3 +100,12 @@ class DialogActions:
             self.say("Inbound inspection is for inspectors and leads.", "bad")
             return
         self.app.push_screen(InspectScreen(), lambda _: self.refresh_view())
+
+    def action_site_board(self) -> None:
+        from station.screens.site_board import SiteBoardScreen
+
+        # Anyone may look (it only shows what every station publishes); see site_board.py.
+        self.app.push_screen(
+            SiteBoardScreen(self.app.site_board, self.app.sync_problem),
+            lambda _: self.devices_changed(),
+        )

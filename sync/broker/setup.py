@@ -3,12 +3,14 @@
 ::
 
     DIR/mosquitto.conf            mosquitto -c DIR/mosquitto.conf runs the site's broker
-    DIR/passwd                    one user per station (its id) and hub-<site>; 0600
+    DIR/passwd                    one user per station (its id), hub-<site> and
+                                  board-<site> (the read-only site board); 0600
     DIR/acl                       the topic rights of PROTOCOL.md
     DIR/tls/ca.crt, ca.key        the site's CA (ca.key stays here)
     DIR/tls/server.crt, .key      the broker's certificate: --host, localhost, 127.0.0.1
     DIR/credentials/<user>.password   each user's password, 0600 (folder 0700)
-    DIR/credentials/<user>.toml       the [sync] settings for that station (or the hub)
+    DIR/credentials/<user>.toml       the [sync] settings for that station (or the hub;
+                                      for board-<site>, a whole `doms board --config` file)
     DIR/data/                     Mosquitto's persistence
 
 Running it again is safe: existing passwords and the CA are kept (``rotate=True`` gives
@@ -53,6 +55,13 @@ def hub_user(site: str) -> str:
     return f"hub-{site}"
 
 
+def board_user(site: str) -> str:
+    """The read-only user of ``doms board`` on an office PC: it reads the site's statuses
+    and writes nothing (a station's own user would take over that station's session, the
+    broker forcing the client id to the username)."""
+    return f"board-{site}"
+
+
 @dataclass
 class SetupReport:
     """What ``setup_site`` did. ``users`` maps each user to created / kept / rotated."""
@@ -75,7 +84,10 @@ class SetupReport:
         by_state: dict[str, list[str]] = {}
         for user, state in self.users.items():
             by_state.setdefault(state, []).append(user)
-        out = [f"site {self.site}: {len(self.stations)} stations and {self.hub} in {self.out}"]
+        out = [
+            f"site {self.site}: {len(self.stations)} stations, {self.hub} and "
+            f"{board_user(self.site)} (read-only board) in {self.out}"
+        ]
         out += [f"  {state}: {', '.join(users)}" for state, users in by_state.items()]
         if self.removed:
             out.append(f"  removed (no longer counted): {', '.join(self.removed)}")
@@ -118,7 +130,8 @@ def setup_site(
         folder.mkdir(exist_ok=True)
         folder.chmod(0o700)
 
-    users = [report.hub, *report.stations]
+    board = board_user(site)
+    users = [report.hub, *report.stations, board]
     old = read_passwd(out / "passwd")
     hashes = {user: _password_for(user, old.get(user), creds, rotate, report) for user in users}
     for gone in sorted(set(old) - set(users)):
@@ -126,12 +139,13 @@ def setup_site(
         for suffix in (".password", ".toml"):
             (creds / f"{gone}{suffix}").unlink(missing_ok=True)
     write_passwd(out / "passwd", hashes)
-    write_private(out / "acl", templates.acl(site, report.stations, report.hub))
+    write_private(out / "acl", templates.acl(site, report.stations, report.hub, board))
 
     report.tls = ensure_tls(out / "tls", site, host)
     tls = TlsFiles.under(out / "tls")
-    for user in users:
+    for user in users[:-1]:
         _write_snippet(creds, user, site, host, tls_port, tls.ca_cert)
+    _write_board_snippet(creds, board, site, host, tls_port, tls.ca_cert)
     user_line = f"user {run_as}\n" if run_as else ""
     (out / "mosquitto.conf").write_text(
         templates.MOSQUITTO_CONF.substitute(
@@ -186,6 +200,21 @@ def _write_snippet(creds: Path, user: str, site: str, host: str, port: int, ca: 
         host=s(host),
         port=port,
         username=s(user),
+        password_file=s(str(creds / f"{user}.password")),
+        tls_ca=s(str(ca)),
+    )
+    (creds / f"{user}.toml").write_text(text)
+
+
+def _write_board_snippet(creds: Path, user: str, site: str, host: str, port: int, ca: Path) -> None:
+    s = templates.toml_str
+    text = templates.BOARD_TOML.substitute(
+        site=site,
+        site_str=s(site),
+        host=s(host),
+        port=port,
+        username=user,
+        username_str=s(user),
         password_file=s(str(creds / f"{user}.password")),
         tls_ca=s(str(ca)),
     )

@@ -80,10 +80,29 @@ def toml_str(value: str) -> str:
     return json.dumps(value)
 
 
-def acl(site: str, stations: list[str], hub: str) -> str:
+BOARD_TOML = Template("""\
+# doms site board settings for site ${site}, written by `doms broker setup`.
+# Run on an office PC:  doms board --config THIS_FILE
+# The user ${username} may only read the site's statuses. Copy the password file and the
+# CA certificate to that machine (password file mode 0600) and change the paths below.
+site = ${site_str}
+
+[sync]
+enabled = true
+host = ${host}
+port = ${port}
+username = ${username_str}
+password_file = ${password_file}
+tls_ca = ${tls_ca}
+""")
+
+
+def acl(site: str, stations: list[str], hub: str, board: str | None = None) -> str:
     """The ACL of PROTOCOL.md: each station writes only under its own ``st/<id>/`` and reads
-    only the hub's stream and status and its own acks and assignments; the hub reads every
-    station and writes under ``hub/``. Anything not granted is denied."""
+    only the hub's stream and status, its own acks and assignments, and every station's
+    status (the lead's site board); the hub reads every station and writes under ``hub/``;
+    the ``board`` user reads the statuses and writes nothing. Anything not granted is
+    denied."""
     base = f"{ROOT}/{site}"
     lines = [
         f"# Mosquitto ACL for doms site {site}, written by `doms broker setup` (see PROTOCOL.md).",
@@ -102,5 +121,13 @@ def acl(site: str, stations: list[str], hub: str) -> str:
             f"topic read {base}/hub/status",
             f"topic read {base}/hub/ack/{station}",
             f"topic read {base}/hub/to/{station}",
+            f"topic read {base}/st/+/status",
+        ]
+    if board is not None:
+        lines += [
+            "",
+            f"user {board}",
+            f"topic read {base}/st/+/status",
+            f"topic read {base}/hub/status",
         ]
     return "\n".join(lines) + "\n"

@@ -35,7 +35,7 @@ if broker_kind() != "mosquitto":
     pytest.skip(embedded_note(), allow_module_level=True)
 
 ROOT = Path(__file__).resolve().parents[2]
-SITE, A, B, HUB = "WH1", "WH1-PACK-01", "WH1-PACK-02", "hub-WH1"
+SITE, A, B, HUB, BOARD = "WH1", "WH1-PACK-01", "WH1-PACK-02", "hub-WH1", "board-WH1"
 SETTLE = 0.3  # after the positive control, how long a forbidden message gets to show up
 
 
@@ -167,11 +167,45 @@ def test_station_cannot_read_another_stations_acks_or_assignments(login):
 def test_station_reads_the_hub_stream_and_status(login):
     a = login(A)
     a.subscribe(*topics.station_subscriptions(SITE, A))
-    hub = login(HUB)
-    for topic in topics.station_subscriptions(SITE, A):
+    hub, b = login(HUB), login(B)
+    hub_topics = [t for t in topics.station_subscriptions(SITE, A) if "+" not in t]
+    for topic in hub_topics:
         hub.publish(topic, b"x")
+    b.publish(topics.station_status(SITE, B), b"B's status")  # the site board's read
     got = {m[0] for m in a.received(2.0)}
-    assert got == set(topics.station_subscriptions(SITE, A))
+    assert got == {*hub_topics, topics.station_status(SITE, B)}
+
+
+def test_station_reads_every_status_of_its_site_retained_and_live(login):
+    b = login(B)
+    b.publish(topics.station_status(SITE, B), b"B retained", retain=True)
+    a = login(A)
+    a.subscribe(topics.site_statuses(SITE))
+    assert a.wait_for(topics.station_status(SITE, B)) == [
+        (topics.station_status(SITE, B), b"B retained", 1, True)
+    ]
+    b.publish(topics.station_status(SITE, B), b"B live", retain=True)
+    assert [m[1] for m in a.wait_for(topics.station_status(SITE, B))] == [b"B live"]
+    b.publish(topics.station_status(SITE, B), b"", retain=True)  # clears the retained one
+
+
+def test_board_user_reads_statuses_and_nothing_else_and_writes_nothing(login):
+    board, hub, b = login(BOARD), login(HUB), login(B)
+    board.subscribe(f"doms/v1/{SITE}/#")
+    b.publish(topics.station_events(SITE, B), b"B's events")
+    hub.publish(topics.station_stream(SITE, B), b"orders for B")
+    hub.publish(topics.site_stream(SITE), b"site stream")
+    hub.publish(topics.hub_status(SITE), b"hub status")  # control: the board reads it
+    b.publish(topics.station_status(SITE, B), b"B status")  # control
+    seen = board.wait_for(topics.station_status(SITE, B))
+    assert [m[1] for m in seen] == [b"hub status", b"B status"]
+    assert board.received(SETTLE) == []
+    hub.subscribe(f"doms/v1/{SITE}/st/+/#")
+    board.publish(topics.station_status(SITE, A), b"forged by the board", retain=True)
+    board.publish(topics.station_events(SITE, A), b"forged by the board")
+    b.publish(topics.station_events(SITE, B), b"control")
+    assert [m[1] for m in hub.wait_for(topics.station_events(SITE, B))] == [b"control"]
+    assert hub.received(SETTLE) == []
 
 
 def test_wrong_password_is_refused(site_broker, mqtt_peer):

@@ -38,7 +38,7 @@ def test_cli_writes_the_site_folder(tmp_path):
     done = doms("broker", "setup", "--site", "WH1", "--stations", "3", "--out", str(out))
     assert done.returncode == 0, done.stderr
     assert f"mosquitto -c {out}/mosquitto.conf" in done.stdout
-    users = ["hub-WH1", "WH1-PACK-01", "WH1-PACK-02", "WH1-PACK-03"]
+    users = ["hub-WH1", "WH1-PACK-01", "WH1-PACK-02", "WH1-PACK-03", "board-WH1"]
     assert list(read_passwd(out / "passwd")) == users
     assert sorted(passwords(out)) == sorted(users)
     for user, pw in passwords(out).items():
@@ -82,8 +82,13 @@ def test_acl_is_exactly_the_protocol(tmp_path):
         "topic read doms/v1/WH1/hub/status",
         "topic read doms/v1/WH1/hub/ack/WH1-PACK-02",
         "topic read doms/v1/WH1/hub/to/WH1-PACK-02",
+        "topic read doms/v1/WH1/st/+/status",
     ]
-    assert set(rules) == {"hub-WH1", "WH1-PACK-01", "WH1-PACK-02"}
+    assert rules["board-WH1"] == [
+        "topic read doms/v1/WH1/st/+/status",
+        "topic read doms/v1/WH1/hub/status",
+    ]
+    assert set(rules) == {"hub-WH1", "WH1-PACK-01", "WH1-PACK-02", "board-WH1"}
 
 
 def test_station_snippet_is_its_sync_section(tmp_path):
@@ -97,6 +102,16 @@ def test_station_snippet_is_its_sync_section(tmp_path):
         "password_file": str(tmp_path / "credentials" / "WH1-PACK-01.password"),
         "tls_ca": str(tmp_path / "tls" / "ca.crt"),
     }
+
+
+def test_board_snippet_is_a_whole_board_config(tmp_path):
+    from station.config import load_config
+
+    setup_site(tmp_path, "WH2", 1, host="broker.wh2.lan", tls_port=8884)
+    config = load_config(tmp_path / "credentials" / "board-WH2.toml")
+    assert config.site == "WH2" and config.sync.username == "board-WH2"
+    assert (config.sync.host, config.sync.port) == ("broker.wh2.lan", 8884)
+    assert config.sync.password_file == str(tmp_path / "credentials" / "board-WH2.password")
 
 
 def test_server_certificate_names_the_host_and_loopback(tmp_path):
@@ -121,6 +136,7 @@ def test_rerun_keeps_passwords_and_ca_and_adds_stations(tmp_path):
         "hub-WH1": "kept",
         "WH1-PACK-01": "kept",
         "WH1-PACK-02": "kept",
+        "board-WH1": "kept",
         "WH1-PACK-03": "created",
     }
     assert (tmp_path / "tls" / "ca.crt").read_bytes() == ca
