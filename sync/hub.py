@@ -409,9 +409,11 @@ class HubSync:
         with store.transaction(db):
             feed.ensure_station(db, self.site, station)
             row = db.execute("SELECT bd_seq FROM presence WHERE station = ?", [station]).fetchone()
-            # A Will (or a birth) older than the latest birth comes from an earlier
-            # connection and arrived late: it must not mark a live station dead.
-            stale = row is not None and status.bd_seq < row[0]
+            # An offline status older than the latest birth is the late Will of an
+            # earlier connection: it must not mark a live station dead. An online one is
+            # always taken: the broker keeps one connection per client id, so it speaks
+            # for the station now, even when its count restarted (a wiped station).
+            stale = row is not None and not status.online and status.bd_seq < row[0]
             if not stale:
                 db.execute(
                     "INSERT INTO presence (station, online, bd_seq, status, updated_at) "

@@ -116,7 +116,7 @@ class StatusBoard:
     def _take_hub(self, status: HubStatus, now: datetime) -> None:
         with self._lock:
             old = self._hub
-            if old is not None and status.bd_seq < old.bd_seq:
+            if old is not None and not status.online and status.bd_seq < old.bd_seq:
                 return  # a late Will of an earlier hub connection
             if old is not None and old.online != status.online:
                 self._hub_since = now
@@ -127,8 +127,9 @@ class StatusBoard:
     def _take_station(self, status: StationStatus, now: datetime) -> None:
         with self._lock:
             old = self._stations.get(status.station)
-            if old is not None and status.bd_seq < old.status.bd_seq:
-                return  # a late Will: the station has connected again since
+            if old is not None and not status.online and status.bd_seq < old.status.bd_seq:
+                return  # a late Will: the station has connected again since (an online
+                # status is always current, even with a count restarted by a wipe)
             details = status
             if not status.online and old is not None and old.status.bd_seq == status.bd_seq:
                 details = _offline_details(status, old.details)

@@ -309,6 +309,18 @@ def test_presence_pairs_births_and_deaths_by_bd_seq(hub_path, hub, station):
     assert presence(hub_path) == [(0, 2)]
 
 
+def test_a_wiped_station_whose_count_restarted_is_seen_online(hub_path, hub, station):
+    station.status(online=True, bd_seq=57)
+    station.status(online=False, bd_seq=57)  # its disk dies
+    assert hub.wait_for(lambda c: c.statuses >= 2, WAIT)
+    station.status(online=True, bd_seq=1)  # the new disk counts from 1 again
+    assert hub.wait_for(lambda c: c.statuses >= 3, WAIT)
+    assert presence(hub_path) == [(1, 1)]
+    station.status(online=False, bd_seq=1)
+    assert hub.wait_for(lambda c: c.statuses >= 4, WAIT)
+    assert presence(hub_path) == [(0, 1)]
+
+
 def test_a_killed_station_goes_offline_by_its_will(hub_path, hub, broker):
     code = textwrap.dedent(f"""
         import threading

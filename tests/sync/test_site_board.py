@@ -35,6 +35,15 @@ def test_a_late_will_of_an_earlier_connection_is_ignored():
     assert board_rows(board)[0].online and board_rows(board)[0].attention == ()
 
 
+def test_a_wiped_station_whose_count_restarted_is_seen_online():
+    board = StatusBoard(SITE, now=T0)
+    send(board, station="P1", bd_seq=57, operator="B1")
+    send(board, 10, station="P1", bd_seq=57, online=False)
+    send(board, 20, station="P1", bd_seq=1, operator="B2")
+    (row,) = board_rows(board, 21)
+    assert (row.online, row.operator) == (True, "B2")
+
+
 def test_a_will_keeps_what_its_connection_last_said_and_since_when():
     board = StatusBoard(SITE, now=T0)
     send(board, station="P1", bd_seq=3, operator="B1", screen="pack", outbox_depth=4)
