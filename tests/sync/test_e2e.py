@@ -405,8 +405,12 @@ def test_station_killed_mid_drain_and_restarted_repeatedly(tmp_path, broker, rng
         finally:
             final.close()
         wait_until(lambda: hub_applied_seq(hub_path) == station_last_seq(station_path))
-        tally = check_exactly_once(hub_path, station_path)
-        assert len(confirmed) == len(set(confirmed)) == tally.events
+        tally = check_exactly_once(hub_path, station_path)  # the hub holds the outbox, once
+        # Every confirmed event is there; a kill between a commit and its confirmation
+        # line leaves events that are there unconfirmed, which is no loss.
+        at_hub = set(rows(hub_path, "SELECT seq, event_id, type FROM inbox"))
+        assert len(confirmed) == len(set(confirmed)) and set(confirmed) <= at_hub
+        assert len(at_hub) == tally.events
         assert tally.packed_orders == 24
         print(
             f"{tally.events} events, hub duplicates {h.counters.duplicates}, "
