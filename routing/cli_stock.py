@@ -20,7 +20,10 @@ def register(subs: argparse._SubParsersAction) -> None:
         "sites. Each changes the ledger in one transaction and sends the site's stations "
         "the new stock level of each SKU.",
     )
-    actions = stock.add_subparsers(dest="stock_command", metavar="ACTION", required=True)
+    actions = stock.add_subparsers(
+        dest="stock_command", metavar="ACTION", required=True,
+        help="receive, count, adjust or transfer",
+    )  # fmt: skip
 
     receive = actions.add_parser(
         "receive",
