@@ -1,10 +1,10 @@
 """The hub's write API: every change a station must know goes into a stream in the same
 transaction as the change itself (the hub's transactional outbox).
 
-Streams are gapless per key from 1: ``site:<site>`` carries the catalogue, cartons,
-operators and stock levels; ``station:<id>`` the orders assigned to that station. Whoever
-writes them (the hub process or another one, e.g. ``doms hub init``), ``sync.hub`` publishes
-them. Change ``data`` shapes (normative for stations):
+Streams are gapless per key from 1: ``site:<site>`` carries the catalogue, cartons and
+operators (global at the hub: each change goes on every site's stream) and the site's stock
+levels; ``station:<id>`` the orders assigned to that station. Whoever writes them (the hub
+process or another one, e.g. ``doms hub init``), ``sync.hub`` publishes them. Change ``data`` shapes (normative for stations):
 
 * ``sku_upserted`` / ``barcode_upserted`` / ``carton_upserted`` / ``operator_upserted``:
   the row, column for column as in the station's table of the same name;
@@ -166,7 +166,7 @@ def ensure_station(db: sqlite_utils.Database, site: str, station: str) -> None:
             raise ValueError(f"station {station} belongs to site {row[0]}, not {site}")
 
 
-# -- catalogue, cartons, operators (site stream) -------------------------------------------
+# -- catalogue, cartons, operators (every site stream) --------------------------------------
 def _upsert(db, site, table, pk, columns, row, change) -> int | None:
     if row.get(pk) in (None, ""):
         raise ValueError(f"a {table} row needs {pk}")
@@ -180,14 +180,21 @@ def _upsert(db, site, table, pk, columns, row, change) -> int | None:
             after = db.execute(sql, [clean[pk]]).fetchone()
             if after == before:
                 return None  # nothing changed: nothing for stations to apply
-            return _append(db, site_key(site), change, dict(zip(columns, after, strict=True)))
+            # Master data is global at the hub: every site's stations hold the whole
+            # catalogue, so the change goes on every site stream (a site registered later
+            # gets the rows in its stations' snapshots).
+            data = dict(zip(columns, after, strict=True))
+            sites = [s for (s,) in db.execute("SELECT site FROM sites ORDER BY site")]
+            return append_changes(db, [(site_key(s), change, data) for s in sites])[site_key(site)]
     except sqlite3.IntegrityError as exc:  # a missing column, an unknown SKU
         raise ValueError(f"{table} {clean[pk]}: {exc}") from None
 
 
 def upsert_sku(db: sqlite_utils.Database, site: str, row: dict[str, Any]) -> int | None:
-    """Insert or update a SKU; return the ``sku_upserted`` seq on the site stream, or None
-    when the row was already so (the same for every upsert below)."""
+    """Insert or update a SKU (registering ``site`` if it is new) and append the
+    ``sku_upserted`` change to every site's stream; return its seq on ``site``'s stream,
+    or None when the row was already so and nothing is appended (the same for every
+    upsert below)."""
     return _upsert(db, site, "skus", "sku", SKU_COLUMNS, row, "sku_upserted")
 
 
