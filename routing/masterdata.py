@@ -126,8 +126,8 @@ def _pin(column: str, value: str) -> str:
 # -- the kinds -----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Spec:
-    """One file kind: its columns (name: (required, parser)), the tables it writes, and
-    how a checked row becomes rows of those tables."""
+    """One file kind: its columns (name: (required, parser)) and the tables it writes
+    (:func:`_records` turns a checked row into rows of them)."""
 
     columns: dict[str, tuple[bool, Callable[[str, str], Any]]]
     tables: tuple[str, ...]
