@@ -1,10 +1,11 @@
 """The hub's write API: every change a station must know goes into a stream in the same
 transaction as the change itself (the hub's transactional outbox).
 
-Streams are gapless per key from 1: ``site:<site>`` carries the catalogue, cartons,
-operators and stock levels; ``station:<id>`` the orders assigned to that station. Whoever
-writes them (the hub process or another one, e.g. ``doms hub init``), ``sync.hub`` publishes
-them. Change ``data`` shapes (normative for stations):
+Streams are gapless per key from 1: ``site:<site>`` carries the catalogue, cartons and
+operators (global at the hub: each change goes on every site's stream) and the site's stock
+levels; ``station:<id>`` the orders assigned to that station. Whoever writes them (the hub
+process or another one, e.g. ``doms hub init``), ``sync.hub`` publishes them. Change ``data``
+shapes (normative for stations):
 
 * ``sku_upserted`` / ``barcode_upserted`` / ``carton_upserted`` / ``operator_upserted``:
   the row, column for column as in the station's table of the same name;
@@ -166,44 +167,73 @@ def ensure_station(db: sqlite_utils.Database, site: str, station: str) -> None:
             raise ValueError(f"station {station} belongs to site {row[0]}, not {site}")
 
 
-# -- catalogue, cartons, operators (site stream) -------------------------------------------
-def _upsert(db, site, table, pk, columns, row, change) -> int | None:
+# -- catalogue, cartons, operators (every site stream) --------------------------------------
+MASTER_TABLES: dict[str, tuple[str, tuple[str, ...], str]] = {
+    # table: (key, columns, change type)
+    "skus": ("sku", SKU_COLUMNS, "sku_upserted"),
+    "barcodes": ("code", BARCODE_COLUMNS, "barcode_upserted"),
+    "cartons": ("code", CARTON_COLUMNS, "carton_upserted"),
+    "operators": ("badge", OPERATOR_COLUMNS, "operator_upserted"),
+}
+
+
+def upsert_master(
+    db: sqlite_utils.Database, table: str, row: dict[str, Any]
+) -> dict[str, int] | None:
+    """Insert or update a row of ``table`` (one of :data:`MASTER_TABLES`; columns left
+    out keep their value, or take the schema's default in a new row) and append the whole
+    row as a change to the stream of every registered site. Master data is global at the
+    hub: every site's stations hold all of it (a site registered later gets it in its
+    stations' snapshots). Returns each site's new stream head (``{site: seq}``), or None
+    when the row was already so and nothing is appended. Raises ValueError for a missing
+    key or column, or a barcode of an unknown SKU, changing nothing."""
+    pk, columns, change = MASTER_TABLES[table]
     if row.get(pk) in (None, ""):
         raise ValueError(f"a {table} row needs {pk}")
     clean = {c: row[c] for c in columns if c in row}
     sql = f"SELECT {', '.join(columns)} FROM {table} WHERE {pk} = ?"
     try:
         with transaction(db):
-            ensure_site(db, site)
             before = db.execute(sql, [clean[pk]]).fetchone()
             db[table].upsert(clean, pk=pk)
             after = db.execute(sql, [clean[pk]]).fetchone()
             if after == before:
                 return None  # nothing changed: nothing for stations to apply
-            return _append(db, site_key(site), change, dict(zip(columns, after, strict=True)))
+            data = dict(zip(columns, after, strict=True))
+            sites = [s for (s,) in db.execute("SELECT site FROM sites ORDER BY site")]
+            heads = append_changes(db, [(site_key(s), change, data) for s in sites])
+            return {s: heads[site_key(s)] for s in sites}
     except sqlite3.IntegrityError as exc:  # a missing column, an unknown SKU
         raise ValueError(f"{table} {clean[pk]}: {exc}") from None
 
 
+def _upsert_at(db, site: str, table: str, row: dict[str, Any]) -> int | None:
+    with transaction(db):
+        ensure_site(db, site)
+        heads = upsert_master(db, table, row)
+        return None if heads is None else heads[site]
+
+
 def upsert_sku(db: sqlite_utils.Database, site: str, row: dict[str, Any]) -> int | None:
-    """Insert or update a SKU; return the ``sku_upserted`` seq on the site stream, or None
-    when the row was already so (the same for every upsert below)."""
-    return _upsert(db, site, "skus", "sku", SKU_COLUMNS, row, "sku_upserted")
+    """:func:`upsert_master` of a SKU, registering ``site`` first if it is new; return the
+    change's seq on ``site``'s stream, or None when the row was already so (the same for
+    every upsert below)."""
+    return _upsert_at(db, site, "skus", row)
 
 
 def upsert_barcode(db: sqlite_utils.Database, site: str, row: dict[str, Any]) -> int | None:
     """Insert or update a barcode (its SKU must exist); return the change's seq."""
-    return _upsert(db, site, "barcodes", "code", BARCODE_COLUMNS, row, "barcode_upserted")
+    return _upsert_at(db, site, "barcodes", row)
 
 
 def upsert_carton(db: sqlite_utils.Database, site: str, row: dict[str, Any]) -> int | None:
     """Insert or update a carton; return the ``carton_upserted`` seq."""
-    return _upsert(db, site, "cartons", "code", CARTON_COLUMNS, row, "carton_upserted")
+    return _upsert_at(db, site, "cartons", row)
 
 
 def upsert_operator(db: sqlite_utils.Database, site: str, row: dict[str, Any]) -> int | None:
     """Insert or update an operator (``pin_hash`` travels: stations check PINs offline)."""
-    return _upsert(db, site, "operators", "badge", OPERATOR_COLUMNS, row, "operator_upserted")
+    return _upsert_at(db, site, "operators", row)
 
 
 # -- the ledger ----------------------------------------------------------------------------

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
 from dataclasses import dataclass
 
 import sqlite_utils
 
+from doms.pins import hash_pin, pin_matches
 from station.packing.errors import Refused
 
-_ITERATIONS = 100_000
+__all__ = ["Operator", "authenticate", "find_operator", "hash_pin", "needs_pin"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,17 +21,6 @@ class Operator:
     @property
     def is_lead(self) -> bool:
         return self.role == "lead"
-
-
-def hash_pin(pin: str, salt: str | None = None) -> str:
-    salt = salt or secrets.token_hex(8)
-    digest = hashlib.pbkdf2_hmac("sha256", pin.encode(), salt.encode(), _ITERATIONS).hex()
-    return f"{salt}${digest}"
-
-
-def _pin_matches(pin: str, stored: str) -> bool:
-    salt, _ = stored.split("$", 1)
-    return hmac.compare_digest(hash_pin(pin, salt), stored)
 
 
 def find_operator(db: sqlite_utils.Database, badge: str) -> tuple[Operator, str | None] | None:
@@ -62,6 +49,6 @@ def authenticate(
     operator, pin_hash = found
     if pin_hash is None and require_pin:
         raise Refused(f"{operator.name} has no PIN set; a lead must set one.", kind="pin")
-    if pin_hash is not None and (pin is None or not _pin_matches(pin, pin_hash)):
+    if pin_hash is not None and (pin is None or not pin_matches(pin, pin_hash)):
         raise Refused("Wrong PIN. Try again.", kind="pin")
     return operator
