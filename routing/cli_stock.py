@@ -103,12 +103,17 @@ def _common(parser: argparse.ArgumentParser, *, skip_bad: bool) -> None:
 
 
 def _run(args: argparse.Namespace, name: str, do) -> int:
-    """Open the hub, run ``do(db)``, print the outcome; 1 when refused or a row was bad."""
+    """Open the hub, run ``do(db)``, print the outcome. The exit status is that of ``doms
+    hub load``: 0 done, 1 refused or bad rows stopped it, 2 the file cannot be read, 3
+    ``--skip-bad`` left bad rows out."""
     from routing import store
 
     try:
         out = do(store.open_db(args.db))
-    except (ValueError, OSError) as exc:
+    except OSError as exc:
+        print(f"doms hub stock {name}: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
         print(f"doms hub stock {name}: {exc}", file=sys.stderr)
         return 1
     if args.json:
@@ -117,7 +122,9 @@ def _run(args: argparse.Namespace, name: str, do) -> int:
         print("\n".join(_lines(out)))
     for bad in out.bad:
         print(f"doms hub stock {name}: {bad}", file=sys.stderr)
-    return 1 if out.bad else 0
+    if not out.bad:
+        return 0
+    return 3 if getattr(args, "skip_bad", False) and not args.dry_run else 1
 
 
 def hub_stock_receive(args: argparse.Namespace) -> int:

@@ -141,8 +141,8 @@ def test_every_bad_row_is_reported_by_line_and_nothing_is_written(hub, tmp_path,
     out = json.loads(capsys.readouterr().out)
     assert [(r["sku"], r["qty"]) for r in out["lines"]] == [("SKU-A", 2), ("SKU-B", 3)]
     assert (out["written"], len(out["bad"]), ledger_rows(hub)) == (0, 7, rows)
-    # --skip-bad books the good rows (the exit status still says rows were bad).
-    assert stock_cmd("receive", path, *args) == 1
+    # --skip-bad books the good rows (the exit status says bad rows were left out).
+    assert stock_cmd("receive", path, *args) == 3
     assert stock(hub, "WH1", "SKU-A") == (12, 12) and stock(hub, "WH1", "SKU-B") == (3, 3)
 
 
@@ -258,7 +258,7 @@ def test_a_sku_counted_twice_is_a_bad_row_and_full_does_not_zero_it(hub, tmp_pat
     assert "line 4: SKU-A is counted on more than one line (first on line 3)" in err
     assert "line 5: SKU-C: qty 'x' is not a whole number" in err
     assert stock(hub, "WH2", "SKU-B") == (5, 5)  # all or nothing
-    assert stock_cmd("count", path, *args, "--skip-bad") == 1
+    assert stock_cmd("count", path, *args, "--skip-bad") == 3
     # SKU-B as counted; SKU-A, on bad rows, is not taken for absent (not zeroed).
     assert stock(hub, "WH2", "SKU-B") == (1, 1) and stock(hub, "WH2", "SKU-A") == (10, 10)
 
