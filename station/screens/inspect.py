@@ -25,6 +25,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from drivers.base import Scan
 from station.commands import BY_NAME, RECEIVING_COMMANDS
 from station.inspection import INBOUND_REASONS, record_inspection
 from station.packing.errors import Refused
@@ -261,6 +262,12 @@ class InspectScreen(Dialog):
         return self.app.config.packing.max_keyed_qty
 
     # -- keys ---------------------------------------------------------------------------
+    def handle_scan(self, scan: Scan) -> None:
+        if scan.raw.strip().upper() == "CMD:CANCEL":
+            self.action_cancel()  # as Esc: a note in progress first
+        else:
+            super().handle_scan(scan)
+
     def action_cancel(self) -> None:
         if self.damage:
             self._end_note()

@@ -148,7 +148,7 @@ async def test_the_dock_refuses_what_would_lose_or_invent_counts(tmp_path):
         await pilot.press("f2")
         await type_text(pilot, "TSH-M-BLK")  # damaged but never counted
         assert "No TSH-M-BLK counted" in text(inspect, "#note")
-        await pilot.press("escape")  # cancels the note, stays on the receipt
+        await type_text(pilot, "CMD:CANCEL")  # as Esc: cancels the note, stays on the receipt
         assert isinstance(app.screen, InspectScreen) and not inspect.damage
         await type_text(pilot, "7")
         await pilot.press("f10")
