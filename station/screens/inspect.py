@@ -60,6 +60,9 @@ _ACTIONS = {
 }
 
 
+_TALLY_ROWS = 12  # SKUs shown: the dialog must fit a 40-line terminal
+
+
 def may_inspect(operator: Operator | None) -> bool:
     return operator is not None and operator.role in ("inspector", "lead")
 
@@ -145,9 +148,11 @@ class InspectScreen(Dialog):
         if not lines:
             return "Nothing counted yet."
         rows = [f"  {'SKU':16} {'received':>8} {'damaged':>8} {'to stock':>8}  item"]
+        if len(lines) > _TALLY_ROWS:  # a long receipt: the latest SKUs, the totals below
+            rows.append(f"  … {len(lines) - _TALLY_ROWS} SKU(s) counted earlier")
         rows += [
             f"  {ln.sku:16} {ln.qty_received:>8} {ln.qty_damaged:>8} {ln.qty_good:>8}  {ln.name}"
-            for ln in lines
+            for ln in lines[-_TALLY_ROWS:]
         ]
         received = sum(ln.qty_received for ln in lines)
         damaged = sum(ln.qty_damaged for ln in lines)

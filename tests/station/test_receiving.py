@@ -49,7 +49,7 @@ def receipts(config) -> list[tuple]:
         db.close()
 
 
-async def test_count_note_damage_undo_and_close_into_one_event(tmp_path):
+async def test_count_note_damage_undo_and_close_into_one_event(tmp_path, monkeypatch):
     config = make_config(tmp_path, "emulator://camera")
     app = StationApp(config)
     async with app.run_test(size=(160, 50)) as pilot:
@@ -75,6 +75,11 @@ async def test_count_note_damage_undo_and_close_into_one_event(tmp_path):
         shown = text(inspect, "#tally")
         assert "MUG-WHT                 3        1        2" in shown
         assert "BAT-AA-4               24        0       24" in shown
+        assert "3 SKU(s), 28 unit(s) received, 1 damaged" in shown
+        monkeypatch.setattr("station.screens.inspect._TALLY_ROWS", 2)  # a long receipt
+        inspect._show()
+        shown = text(inspect, "#tally")
+        assert "1 SKU(s) counted earlier" in shown and "MUG-WHT " not in shown
         assert "3 SKU(s), 28 unit(s) received, 1 damaged" in shown
         assert outbox(config, "goods_received") == []  # nothing booked before the close
         await pilot.press("f10")
