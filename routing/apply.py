@@ -24,6 +24,16 @@ type, data) run inside the caller's transaction:
 * ``label_voided`` of a packed order: its shipment row goes, the order is back in
   ``packing``, the ship movements are reversed and the stock reserved again, each with
   the void event's own refs;
+* ``goods_received`` (a receipt closed at the station's dock): per line a ``receipt``
+  movement of every unit that arrived (``qty_received``) and an ``adjustment`` of
+  ``-qty_damaged``, both with ref ``<station>:<seq>/<sku>`` at the station's site, so the
+  ledger keeps what the supplier delivered and what was written off as damaged (the
+  event's inbox row, kept for good, says why), and available stock grows by the good
+  units only. Lines of one SKU are summed. Refused whole when a SKU is unknown or a
+  quantity is not a whole number with ``0 <= qty_damaged <= qty_received``. The
+  movements carry the hub's time of applying, not the station's: routing may promise
+  the stock from then, and a back-order held before then is requeued
+  (``routing/backorders.py`` looks for movements since the hold);
 * any other type, known or not (``photo_taken`` and ``inbound_inspected`` among them):
   recorded in the inbox only.
 
@@ -52,7 +62,10 @@ import msgspec
 import sqlite_utils
 
 from doms.db import now_iso, transaction
-from routing.feed import ensure_station, publish_stock, settle_order
+
+# _insert_movement: a receipt books two kinds per line, published once per batch (as
+# settle_order does); record_movement would publish a level per movement.
+from routing.feed import _insert_movement, ensure_station, publish_stock, settle_order
 from routing.parts import reroute_shorts
 
 log = logging.getLogger(__name__)
@@ -363,15 +376,49 @@ def _label_voided(ctx: _Ctx, data: dict[str, Any]) -> None:
     ctx.settle(order_id)
 
 
+def _goods_received(ctx: _Ctx, data: dict[str, Any]) -> None:
+    lines: dict[str, list[int]] = {}
+    for line in data["lines"]:
+        sku, received, damaged = line["sku"], line["qty_received"], line.get("qty_damaged", 0)
+        if not all(isinstance(q, int) and not isinstance(q, bool) for q in (received, damaged)):
+            raise EventRejected(f"{sku}: quantities must be whole numbers")
+        if not 0 <= damaged <= received:
+            raise EventRejected(f"{sku}: {damaged} damaged of {received} received")
+        total = lines.setdefault(sku, [0, 0])
+        total[0] += received
+        total[1] += damaged
+    if not lines:
+        raise EventRejected("a receipt without lines")
+    known = {row[0] for row in ctx.db.execute(
+        "SELECT sku FROM skus WHERE sku IN (SELECT value FROM json_each(?))",
+        [_JSON.encode(sorted(lines)).decode()],
+    ).fetchall()}  # fmt: skip
+    unknown = sorted(set(lines) - known)
+    if unknown:
+        raise EventRejected(f"receipt {data.get('ref')!r}: unknown SKU {', '.join(unknown)}")
+    at = now_iso()  # the hub's clock: see the module docstring
+    for sku, (received, damaged) in lines.items():
+        ref = f"{ctx.ref}/{sku}"
+        for kind, qty in (("receipt", received), ("adjustment", -damaged)):
+            if qty and not _insert_movement(ctx.db, ctx.site, sku, qty, kind, ref, None, None, at):
+                raise EventRejected(f"movement {kind} {ref} is already recorded")
+        if ctx.moved is not None:
+            ctx.moved.add(sku)
+        else:
+            publish_stock(ctx.db, ctx.site, [sku])
+
+
 HANDLERS: dict[str, Callable[[_Ctx, dict[str, Any]], None]] = {
     "order_packed": _order_packed,
     "line_short": _line_short,
     "order_held": _order_held,
     "label_voided": _label_voided,
+    "goods_received": _goods_received,
 }
 # Never pruned from the inbox: its row is the hub's only record of an inspection note
-# (the photos table keeps the hashes it names, not the quantities or the reason).
-KEPT_TYPES = ("inbound_inspected",)
+# (the photos table keeps the hashes it names, not the quantities or the reason), and of
+# a receipt's reference, operator and why units were written off.
+KEPT_TYPES = ("inbound_inspected", "goods_received")
 # Recorded in the inbox, no hub effect (yet): listed so that "known" is written down.
 RECORDED_ONLY = (
     "operator_logged_in", "operator_logged_out", "order_opened", "item_scanned",

@@ -64,6 +64,12 @@ COMMANDS: tuple[Command, ...] = (
 )
 
 BY_NAME = {c.name: c for c in COMMANDS}
+# The receiving screen's own (Shift+F2; ``action`` is on InspectScreen). There F3 (CMD:UNDO)
+# takes back the last count and F4 (CMD:QTY) keys a quantity, as when packing.
+RECEIVING_COMMANDS: tuple[Command, ...] = (
+    Command("DAMAGED", "f2", "damaged", "Receiving: note damaged units", "Damaged", "F2"),
+    Command("RECEIVED", "f10", "close_receipt", "Receiving: close the receipt", "Close", "F10"),
+)
 # Answers inside dialogs, also as barcodes so a packer never needs the keyboard.
 DIALOG_CODES = (
     ("CMD:CANCEL", "Cancel / back"),
@@ -75,4 +81,6 @@ DIALOG_CODES = (
 
 def sheet_entries() -> list[tuple[str, str]]:
     """(barcode, description) for the printed command sheet."""
-    return [(c.barcode, f"{c.description} [{c.key_text}]") for c in COMMANDS] + list(DIALOG_CODES)
+    return [
+        (c.barcode, f"{c.description} [{c.key_text}]") for c in (*COMMANDS, *RECEIVING_COMMANDS)
+    ] + list(DIALOG_CODES)

@@ -4,7 +4,9 @@ A photo's JPEG is kept in the station's photo store (``station/photos.py``); the
 of it through a ``photo_taken`` event naming it by SHA-256, written in the transaction of
 its ``photos`` row, and the file follows in chunks once the outbox is empty
 (``sync/station_photos.py``). An inspection note of inbound goods is one ``inbound_inspected`` event listing the
-hashes of its photos (``sync/PROTOCOL.md``).
+hashes of its photos (``sync/PROTOCOL.md``); noted on an open receipt
+(``station/receiving.py``), its units also count as damaged on that receipt, in the same
+transaction.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ from collections.abc import Sequence
 import sqlite_utils
 
 from drivers.camera import Photo
-from station.packing.barcodes import ParsedScan
 from station.packing.errors import Refused
 from station.photos import PhotoStore, StoredPhoto
+from station.receiving import add_damage
 from station.store.db import tx
 from station.store.outbox import record_event
 
@@ -66,11 +68,14 @@ def record_inspection(
     qty_damaged: int,
     reason: str,
     photos: Sequence[str] = (),
+    receipt_id: int | None = None,
 ) -> int:
-    """Record one inspection note as an ``inbound_inspected`` event; return its seq.
+    """Record one inspection note as an ``inbound_inspected`` event; return its seq. With
+    ``receipt_id``, the units are marked damaged on that open receipt in the same
+    transaction (its ``goods_received`` carries them to the hub's stock).
 
-    Raises Refused for an empty reference, a quantity below 1 or a reason not in
-    INBOUND_REASONS.
+    Raises Refused for an empty reference, a quantity below 1, a reason not in
+    INBOUND_REASONS, or more damaged units than the receipt counted undamaged.
     """
     if not ref.strip():
         raise Refused("Scan the receipt or PO first.", kind="inspect")
@@ -79,6 +84,8 @@ def record_inspection(
     if reason not in INBOUND_REASONS:
         raise Refused(f"Unknown reason {reason!r}.", kind="inspect")
     with tx(db):
+        if receipt_id is not None:
+            add_damage(db, receipt_id, sku, qty_damaged, operator)
         return record_event(
             db,
             station_id,
@@ -92,19 +99,6 @@ def record_inspection(
                 "operator": operator,
             },
         )
-
-
-def find_sku(db: sqlite_utils.Database, parsed: ParsedScan) -> tuple[str, str] | None:
-    """``(sku, name)`` of a scanned item barcode (the SKU's own label, else its GTIN), None
-    when the code is no item here."""
-    for code in filter(None, (parsed.text, parsed.gtin14)):
-        row = db.execute(
-            "SELECT s.sku, s.name FROM barcodes b JOIN skus s ON s.sku = b.sku WHERE b.code = ?",
-            [code],
-        ).fetchone()
-        if row is not None:
-            return row[0], row[1]
-    return None
 
 
 def subject_text(subject: str) -> str:

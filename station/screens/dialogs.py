@@ -11,7 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from drivers.base import Scan
-from station.commands import COMMANDS, DIALOG_CODES
+from station.commands import COMMANDS, DIALOG_CODES, RECEIVING_COMMANDS
 from station.packing.errors import Refused
 from station.packing.model import LineView, OrderView
 from station.packing.operators import Operator, authenticate, needs_pin
@@ -226,7 +226,10 @@ class OverrideDialog(Dialog):
 
 class HelpDialog(Dialog):
     def compose(self) -> ComposeResult:
-        rows = [f"  {c.key_text:8} {c.barcode:14} {c.description}" for c in COMMANDS]
+        rows = [
+            f"  {c.key_text:8} {c.barcode:14} {c.description}"
+            for c in (*COMMANDS, *RECEIVING_COMMANDS)
+        ]
         rows += [f"  {'':8} {code:14} {text}" for code, text in DIALOG_CODES]
         with Vertical(classes="dialog wide"):
             yield Static("[b]Keys and command barcodes[/b]", markup=True)

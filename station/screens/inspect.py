@@ -1,10 +1,18 @@
-"""Inbound inspection (Shift+F2, inspectors and leads): note damaged goods of a receipt.
+"""Receiving and inbound inspection (Shift+F2, inspectors and leads).
 
-The inspector scans the receipt or PO reference, then a damaged item, types how many are
-damaged, photographs them (Shift+F1, as often as needed: each photo is of
-``receipt/<ref>``) and picks the reason by its number. The reason ends the note: one
-``inbound_inspected`` event with the hashes of its photos. The receipt stays open for the
-next item; scanning a code that is no item starts another receipt. Esc goes back.
+The inspector scans the receipt or PO reference, then every unit that arrived: each scan
+counts one unit (a case GTIN the units it holds; a number typed first, or after F4, counts
+that many of the next item). The tally per SKU is on screen and on disk
+(``station/receiving.py``), so a receipt left open, by Esc or a restart, is there again
+at the next Shift+F2. F3 takes back the last count.
+
+Damaged units are counted like the others, then noted: F2 (``CMD:DAMAGED``), scan the
+item, type how many, photograph them (Shift+F1, as often as needed: each photo is of
+``receipt/<ref>``) and pick the reason by its number. The reason ends the note: one
+``inbound_inspected`` event with the hashes of its photos. Esc cancels a note in progress.
+
+F10 (``CMD:RECEIVED``) closes the receipt: one ``goods_received`` event with the lines,
+which the hub books as stock. Esc goes back.
 """
 
 from __future__ import annotations
@@ -17,17 +25,42 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from station.commands import BY_NAME
-from station.inspection import INBOUND_REASONS, find_sku, record_inspection
+from drivers.base import Scan
+from station.commands import BY_NAME, RECEIVING_COMMANDS
+from station.inspection import INBOUND_REASONS, record_inspection
 from station.packing.errors import Refused
 from station.packing.operators import Operator
+from station.receiving import (
+    Item,
+    OpenReceipt,
+    close_receipt,
+    count_units,
+    find_item,
+    open_receipt,
+    start_receipt,
+    tally,
+    undamaged_counted,
+    undo_count,
+)
 from station.screens.dialogs import Dialog
 from station.widgets.scan_input import ScanInput
 
 if TYPE_CHECKING:
     from station.camera_worker import PhotoResult
 
-PHOTO = BY_NAME["PHOTO"]
+PHOTO, UNDO, QTY = BY_NAME["PHOTO"], BY_NAME["UNDO"], BY_NAME["QTY"]
+DAMAGED, RECEIVED = RECEIVING_COMMANDS
+_KEYS = (PHOTO, UNDO, QTY, DAMAGED, RECEIVED)
+_ACTIONS = {
+    PHOTO.barcode: "photo",
+    UNDO.barcode: "undo",
+    QTY.barcode: "quantity",
+    DAMAGED.barcode: "damaged",
+    RECEIVED.barcode: "close_receipt",
+}
+
+
+_TALLY_ROWS = 12  # SKUs shown: the dialog must fit a 40-line terminal
 
 
 def may_inspect(operator: Operator | None) -> bool:
@@ -37,55 +70,100 @@ def may_inspect(operator: Operator | None) -> bool:
 class InspectScreen(Dialog):
     BINDINGS = [
         Binding("escape", "cancel", "Back", priority=True),
-        Binding(PHOTO.key, "photo", "Photo", priority=True),
+        *(Binding(c.key, _ACTIONS[c.barcode], c.label, priority=True) for c in _KEYS),
     ]
 
     def __init__(self) -> None:
         super().__init__()
-        self.ref: str | None = None
-        self.item: tuple[str, str] | None = None  # (sku, name)
-        self.qty: int | None = None
+        self.receipt: OpenReceipt | None = None
+        self.pending_qty: int | None = None  # keyed: the next item scan counts this many
+        self.damage = False  # a damage note is being taken
+        self.item: Item | None = None  # the damaged item
+        self.qty: int | None = None  # how many of it are damaged
         self.photos: list[str] = []  # sha256 of this note's photos
         self.waiting: set[int] = set()  # tokens of photos not answered yet
         self.noted = 0
+        self.closed = 0
+
+    @property
+    def ref(self) -> str | None:
+        return self.receipt.ref if self.receipt else None
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
-            yield Static("[b]Inbound inspection[/b]  (Esc back)", markup=True)
+            keys = "  ".join(f"{c.key_text} {c.label.lower()}" for c in _KEYS)
+            yield Static(f"[b]Receiving and inspection[/b]  (Esc back)\n{keys}", markup=True)
             yield Static(id="body")
+            yield Static(id="tally")
             yield Static(id="said")
             yield Static(id="note")
             yield ScanInput(placeholder="receipt / PO, item barcode, number")
 
     def on_mount(self) -> None:
+        self.receipt = open_receipt(self.app.db)
+        if self.receipt is not None:
+            self.say(
+                f"Receipt {self.receipt.ref} is still open (opened by {self.receipt.operator}): "
+                f"go on counting, {RECEIVED.key_text} closes it."
+            )
         self._show()
         self.query_one(ScanInput).focus()
 
+    # -- what the screen shows ----------------------------------------------------------
     def _show(self) -> None:
-        if self.ref is None:
+        if self.receipt is None:
             text = "Scan the receipt or PO reference."
-        elif self.item is None:
-            text = (
-                f"Receipt {self.ref}: scan a damaged item "
-                "(a code that is no item starts another receipt)."
-            )
-        elif self.qty is None:
-            text = f"{self.item[1]} ({self.item[0]}): how many are damaged? Type it, Enter."
+        elif self.damage:
+            text = self._damage_prompt()
+        elif self.pending_qty is not None:
+            text = f"Receipt {self.ref}: scan the item to count {self.pending_qty} of it."
         else:
-            reasons = "  ".join(f"{n} {r.replace('_', ' ')}" for n, r in _numbered())
             text = (
-                f"{self.qty} × {self.item[1]} ({self.item[0]}) damaged. Photograph it "
-                f"({PHOTO.key_text}), then the reason:\n  {reasons}"
+                f"Receipt {self.ref}: scan each unit that arrived (type a number first to "
+                f"count that many). {DAMAGED.key_text} notes damaged units, "
+                f"{RECEIVED.key_text} closes the receipt."
             )
         if self.photos or self.waiting:
             text += f"\nPhotos of this note: {len(self.photos)}"
             text += f" (+{len(self.waiting)} being taken)" if self.waiting else ""
         self.query_one("#body", Static).update(text)
+        self.query_one("#tally", Static).update(self._tally_text())
+
+    def _damage_prompt(self) -> str:
+        if self.item is None:
+            return "Damage note: scan the damaged item (Esc cancels the note)."
+        name = f"{self.item.name} ({self.item.sku})"
+        if self.qty is None:
+            return f"{name}: how many are damaged? Type it, Enter."
+        reasons = "  ".join(f"{n} {r.replace('_', ' ')}" for n, r in _numbered())
+        return (
+            f"{self.qty} × {name} damaged. Photograph it ({PHOTO.key_text}), "
+            f"then the reason:\n  {reasons}"
+        )
+
+    def _tally_text(self) -> str:
+        if self.receipt is None:
+            return ""
+        lines = tally(self.app.db, self.receipt.receipt_id)
+        if not lines:
+            return "Nothing counted yet."
+        rows = [f"  {'SKU':16} {'received':>8} {'damaged':>8} {'to stock':>8}  item"]
+        if len(lines) > _TALLY_ROWS:  # a long receipt: the latest SKUs, the totals below
+            rows.append(f"  … {len(lines) - _TALLY_ROWS} SKU(s) counted earlier")
+        rows += [
+            f"  {ln.sku:16} {ln.qty_received:>8} {ln.qty_damaged:>8} {ln.qty_good:>8}  {ln.name}"
+            for ln in lines[-_TALLY_ROWS:]
+        ]
+        received = sum(ln.qty_received for ln in lines)
+        damaged = sum(ln.qty_damaged for ln in lines)
+        rows.append(f"  {len(lines)} SKU(s), {received} unit(s) received, {damaged} damaged")
+        return "\n".join(rows)
 
     def say(self, text: str) -> None:
         self.query_one("#note", Static).update("")
         self.query_one("#said", Static).update(Text(text, style="bold green"))
 
+    # -- scans and typed answers --------------------------------------------------------
     def on_code(self, code: str) -> None:
         self.query_one("#note", Static).update("")
         try:
@@ -95,28 +173,66 @@ class InspectScreen(Dialog):
         self._show()
 
     def _code(self, code: str) -> None:
-        if code.upper() == PHOTO.barcode:
-            self.action_photo()
+        action = _ACTIONS.get(code.upper())
+        if action is not None:
+            getattr(self, f"action_{action}")()
             return
         if code.upper().startswith("CMD:"):
             raise Refused(f"{code} does nothing here: Esc goes back to packing.")
-        if self.item is not None and self.qty is None:
+        if self.damage:
+            self._damage_code(code)
+            return
+        parsed = self.app.service.classify(code)
+        item = find_item(self.app.db, parsed)
+        if item is not None:
+            self._count(item, code)
+            return
+        if self.receipt is not None:
+            if parsed.error:
+                raise Refused(f"Barcode not valid ({parsed.error}). Scan it again.")
+            if code.isdigit() and 1 <= int(code) <= self._max_qty():
+                self.pending_qty = int(code)
+                return
+        receipt = start_receipt(self.app.db, code, self.app.operator.badge)
+        if receipt != self.receipt:
+            self.photos.clear()  # another receipt: its photos would be of the old one
+            self.pending_qty = None
+            self.receipt = receipt
+            self.say(f"Receipt {receipt.ref} open: scan the items.")
+
+    def _count(self, item: Item, raw: str) -> None:
+        if self.receipt is None:
+            raise Refused(f"That is an item ({item.sku}): scan the receipt or PO first.")
+        qty, self.pending_qty = item.units * (self.pending_qty or 1), None
+        count_units(
+            self.app.db, self.receipt.receipt_id, item.sku, qty, self.app.operator.badge, raw
+        )
+        self.say(f"✔ {item.name} ({item.sku}) +{qty}")
+
+    def _damage_code(self, code: str) -> None:
+        assert self.receipt is not None
+        if self.item is None:
+            item = find_item(self.app.db, self.app.service.classify(code))
+            if item is None:
+                raise Refused(f"{code!r} is no item here: scan the damaged item.")
+            if undamaged_counted(self.app.db, self.receipt.receipt_id, item.sku) < 1:
+                raise Refused(
+                    f"No {item.sku} counted on this receipt yet: count every unit that "
+                    "arrived first, damaged ones too (Esc cancels the note)."
+                )
+            self.item = item
+        elif self.qty is None:
             if not code.isdigit() or int(code) < 1:
                 raise Refused(f"{code!r} is not a quantity: type how many, Enter.")
+            left = undamaged_counted(self.app.db, self.receipt.receipt_id, self.item.sku)
+            if int(code) > left:
+                raise Refused(
+                    f"Only {left} counted unit(s) of {self.item.sku} are not noted damaged: "
+                    "count the rest first."
+                )
             self.qty = int(code)
-            return
-        if self.item is not None:
+        else:
             self._finish(code)
-            return
-        found = find_sku(self.app.db, self.app.service.classify(code))
-        if found is None:
-            if self.ref is not None and code != self.ref:
-                self.photos.clear()  # another receipt: its photos would be of the old one
-            self.ref = code
-            return
-        if self.ref is None:
-            raise Refused(f"That is an item ({found[0]}): scan the receipt or PO first.")
-        self.item = found
 
     def _finish(self, code: str) -> None:
         numbered = dict(_numbered())
@@ -125,25 +241,110 @@ class InspectScreen(Dialog):
             raise Refused(f"Pick the reason by its number, 1 to {len(INBOUND_REASONS)}.")
         if self.waiting:
             raise Refused("Wait for the photo being taken, then pick the reason again.")
-        assert self.ref is not None and self.item is not None and self.qty is not None
+        assert self.receipt is not None and self.item is not None and self.qty is not None
         record_inspection(
             self.app.db,
             self.app.config.station_id,
             self.app.operator.badge,
-            self.ref,
-            self.item[0],
+            self.receipt.ref,
+            self.item.sku,
             self.qty,
             reason,
             self.photos,
+            receipt_id=self.receipt.receipt_id,
         )
         self.app.events_written()
         self.noted += 1
         photos = f", {len(self.photos)} photo(s)" if self.photos else ""
-        self.say(f"Noted: {self.qty} × {self.item[0]} {reason.replace('_', ' ')}{photos}.")
-        self.item, self.qty, self.photos = None, None, []
+        self.say(f"Noted: {self.qty} × {self.item.sku} {reason.replace('_', ' ')}{photos}.")
+        self._end_note()
+        self.photos = []
+
+    def _end_note(self) -> None:
+        self.damage, self.item, self.qty = False, None, None
+
+    def _max_qty(self) -> int:
+        return self.app.config.packing.max_keyed_qty
+
+    # -- keys ---------------------------------------------------------------------------
+    def handle_scan(self, scan: Scan) -> None:
+        if scan.raw.strip().upper() == "CMD:CANCEL":
+            self.action_cancel()  # as Esc: a note in progress first
+        else:
+            super().handle_scan(scan)
+
+    def action_cancel(self) -> None:
+        if self.damage:
+            self._end_note()
+            self.say("Damage note cancelled.")
+            self._show()
+            return
+        super().action_cancel()
+
+    def _act(self, action) -> None:
+        """Run a key's action as a scan would: refusals go to the note line."""
+        self.query_one("#note", Static).update("")
+        try:
+            action()
+        except Refused as exc:
+            self.note(str(exc))
+        self._show()
+
+    def action_damaged(self) -> None:
+        self._act(self._start_damage)
+
+    def _start_damage(self) -> None:
+        if self.receipt is None:
+            raise Refused("Scan the receipt or PO first.")
+        self.pending_qty = None
+        self.damage, self.item, self.qty = True, None, None
+
+    def action_quantity(self) -> None:
+        self.say(f"Type how many (1 to {self._max_qty()}), Enter, then scan the item once.")
+
+    def action_undo(self) -> None:
+        self._act(self._undo)
+
+    def _undo(self) -> None:
+        if self.receipt is None:
+            raise Refused("No receipt open.")
+        if self.pending_qty is not None:
+            self.pending_qty = None
+            self.say("Keyed quantity cleared.")
+            return
+        sku, qty = undo_count(self.app.db, self.receipt.receipt_id)
+        self.say(f"Undone: {qty} × {sku}.")
+
+    def action_close_receipt(self) -> None:
+        self._act(self._close)
+
+    def _close(self) -> None:
+        if self.receipt is None:
+            raise Refused("No receipt open: scan the receipt or PO reference.")
+        if self.damage:
+            raise Refused("Finish the damage note (or Esc cancels it) before closing.")
+        if self.pending_qty is not None:
+            raise Refused(
+                f"Quantity {self.pending_qty} waits for its item: scan it, "
+                f"or {UNDO.key_text} clears it."
+            )
+        ref = self.receipt.ref
+        _, lines = close_receipt(
+            self.app.db, self.app.config.station_id, self.receipt.receipt_id,
+            self.app.operator.badge,
+        )  # fmt: skip
+        self.app.events_written()
+        self.closed += 1
+        self.receipt, self.photos = None, []
+        received = sum(ln.qty_received for ln in lines)
+        damaged = sum(ln.qty_damaged for ln in lines)
+        self.say(
+            f"Receipt {ref} closed: {len(lines)} SKU(s), {received} unit(s) received "
+            f"({damaged} damaged), sent to the hub's stock."
+        )
 
     def action_photo(self) -> None:
-        if self.ref is None:
+        if self.receipt is None:
             self.note("Scan the receipt or PO first: photos are of a receipt.")
             return
         request = self.app.take_photo(f"receipt/{self.ref}")

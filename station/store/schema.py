@@ -270,6 +270,42 @@ def m005_photo_uploads(db: sqlite_utils.Database) -> None:
     )
 
 
+@migration
+def m006_receipts(db: sqlite_utils.Database) -> None:
+    run_script(
+        db,
+        """
+        -- Receiving at the dock (station/receiving.py). A receipt stays open, its counts
+        -- on disk scan by scan, until the inspector closes it; closing writes the one
+        -- goods_received event (event_seq) in the same transaction. At most one is open.
+        CREATE TABLE receipts (
+            receipt_id INTEGER PRIMARY KEY,
+            ref TEXT NOT NULL,         -- the receipt, PO or ASN reference scanned
+            operator TEXT NOT NULL,    -- who opened it
+            opened_at TEXT NOT NULL,
+            closed_at TEXT,
+            event_seq INTEGER          -- outbox seq of its goods_received
+        );
+        CREATE UNIQUE INDEX receipts_one_open ON receipts((closed_at IS NULL))
+            WHERE closed_at IS NULL;
+        -- One row per count (a scan, a keyed quantity) or damage note; undo marks a count,
+        -- never deletes it.
+        CREATE TABLE receipt_counts (
+            count_id INTEGER PRIMARY KEY,
+            receipt_id INTEGER NOT NULL REFERENCES receipts(receipt_id),
+            sku TEXT NOT NULL,
+            qty_received INTEGER NOT NULL DEFAULT 0 CHECK (qty_received >= 0),
+            qty_damaged INTEGER NOT NULL DEFAULT 0 CHECK (qty_damaged >= 0),
+            raw TEXT,
+            operator TEXT NOT NULL,
+            at TEXT NOT NULL,
+            undone_at TEXT
+        );
+        CREATE INDEX receipt_counts_receipt ON receipt_counts(receipt_id, sku);
+        """,
+    )
+
+
 def pending(db: sqlite_utils.Database) -> list[str]:
     """Names of the migrations not yet applied, in order."""
     return MIGRATIONS.pending(db)

@@ -149,6 +149,9 @@ async def test_inspector_notes_damage_with_photos(tmp_path):
         await type_text(pilot, "MUG-WHT")  # an item before the receipt: refused
         assert "receipt or PO first" in str(inspect.query_one("#note").render())
         await type_text(pilot, "PO-4711")
+        await type_text(pilot, "3")  # three mugs arrived: count them, damaged ones too
+        await type_text(pilot, "04006381333931")
+        await pilot.press("f2")  # then note the damaged ones
         await type_text(pilot, "04006381333931")
         await type_text(pilot, "2")
         await pilot.press("f13")
