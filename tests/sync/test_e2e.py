@@ -98,6 +98,12 @@ def redeliveries(broker: Broker, client: str) -> int:
     return len(re.findall(rf"Sending PUBLISH to {re.escape(client)} \(d1, q1", log))
 
 
+def publishes_to(broker: Broker, client: str) -> int:
+    """QoS 1 PUBLISHes the broker has sent to ``client`` (first deliveries and DUPs)."""
+    log = (broker.workdir / "mosquitto.log").read_text(errors="replace")
+    return len(re.findall(rf"Sending PUBLISH to {re.escape(client)} \(d[01], q1", log))
+
+
 def hub(path, port: int) -> HubSync:
     return HubSync(path, SITE, hub_settings(port), poll_interval=0.05, synchronous="NORMAL")
 
@@ -465,7 +471,14 @@ def test_hub_killed_mid_apply_and_restarted(tmp_path, rng):
                         lambda sent=sent: sync.state().counters.get("batches_sent", 0) > sent,
                         what="a resend to the frozen hub",
                     )
-                    time.sleep(0.2)
+                    # ... and the broker passed it on (unacknowledged): under load a fixed
+                    # pause was not always enough, and a batch still queued at the broker is
+                    # a first delivery to the next hub, not a redelivery.
+                    given = publishes_to(broker, "hub-WH1")
+                    wait_until(
+                        lambda given=given: publishes_to(broker, "hub-WH1") > given,
+                        what="the broker sending to the frozen hub",
+                    )
                 else:
                     time.sleep(rng.uniform(0, 0.03))
                 child.kill()
