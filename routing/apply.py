@@ -62,10 +62,7 @@ import msgspec
 import sqlite_utils
 
 from doms.db import now_iso, transaction
-
-# _insert_movement: a receipt books two kinds per line, published once per batch (as
-# settle_order does); record_movement would publish a level per movement.
-from routing.feed import _insert_movement, ensure_station, publish_stock, settle_order
+from routing.feed import ensure_station, insert_movement, publish_stock, settle_order
 from routing.parts import reroute_shorts
 
 log = logging.getLogger(__name__)
@@ -400,7 +397,7 @@ def _goods_received(ctx: _Ctx, data: dict[str, Any]) -> None:
     for sku, (received, damaged) in lines.items():
         ref = f"{ctx.ref}/{sku}"
         for kind, qty in (("receipt", received), ("adjustment", -damaged)):
-            if qty and not _insert_movement(ctx.db, ctx.site, sku, qty, kind, ref, None, None, at):
+            if qty and not insert_movement(ctx.db, ctx.site, sku, qty, kind, ref, None, None, at):
                 raise EventRejected(f"movement {kind} {ref} is already recorded")
         if ctx.moved is not None:
             ctx.moved.add(sku)

@@ -237,7 +237,11 @@ def upsert_operator(db: sqlite_utils.Database, site: str, row: dict[str, Any]) -
 
 
 # -- the ledger ----------------------------------------------------------------------------
-def _insert_movement(db, site, sku, qty, kind, ref, order_id, line_no, at) -> int | None:
+def insert_movement(db, site, sku, qty, kind, ref, order_id, line_no, at) -> int | None:
+    """Insert one ledger movement, no ``stock_level`` change (the caller publishes once for
+    its whole batch; :func:`record_movement` publishes per movement); return its id, or
+    None when one of this ``kind`` with this ``ref`` is already recorded. Raises
+    ValueError for an unknown kind or a zero quantity."""
     if kind not in MOVEMENT_KINDS:
         raise ValueError(f"movement kind must be one of {', '.join(MOVEMENT_KINDS)}")
     if not isinstance(qty, int) or isinstance(qty, bool) or qty == 0:
@@ -298,7 +302,7 @@ def record_movement(
     ValueError for an unknown kind or a zero quantity."""
     with transaction(db):
         ensure_site(db, site)
-        movement = _insert_movement(db, site, sku, qty, kind, ref, None, None, at)
+        movement = insert_movement(db, site, sku, qty, kind, ref, None, None, at)
         if movement is not None:
             publish_stock(db, site, [sku])
         return movement
@@ -345,7 +349,7 @@ def settle_order(
             delta = want - current.get(kind, 0)
             if delta:
                 line_ref = f"{ref}/{line_no}"
-                if _insert_movement(db, site, sku, delta, kind, line_ref, order_id, line_no, at):
+                if insert_movement(db, site, sku, delta, kind, line_ref, order_id, line_no, at):
                     touched.add(sku)
                 else:
                     raise ValueError(f"movement {kind} {line_ref} is already recorded")
