@@ -197,18 +197,24 @@ def _utc(iso: str) -> dt.datetime:
     return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
 
 
-# Every packed part of ``channel`` with its root channel order: a part's parent chain is
-# walked up to the order intake stored (order_parts), whose channel row names the order.
+# Packed parts with a package not confirmed to ``?2`` yet (every packed part with ``?1``),
+# with their root channel order: a part's parent chain is walked up to the order intake
+# stored (order_parts), whose channel row names the order. The seed is a scan of packed
+# orders with index lookups, so a run with nothing new reads no more than it must.
 _PACKAGES = """
 WITH RECURSIVE up(order_id, root) AS (
-    SELECT order_id, order_id FROM orders WHERE status = 'packed'
+    SELECT o.order_id, o.order_id FROM orders o WHERE o.status = 'packed' AND EXISTS (
+        SELECT 1 FROM shipments sh WHERE sh.order_id = o.order_id AND (?1 OR NOT EXISTS (
+            SELECT 1 FROM ship_confirmations k WHERE k.channel = ?2
+            AND k.order_id = sh.order_id AND k.package_no = sh.package_no
+            AND k.tracking = coalesce(sh.tracking, ''))))
     UNION ALL
     SELECT up.order_id, p.parent_order_id FROM up JOIN order_parts p ON p.order_id = up.root
 )
 SELECT o.order_id, c.order_id, c.channel_order_id, o.order_ref, o.carrier, o.service,
        coalesce(s.utc_offset_h, 0), sh.package_no, coalesce(sh.tracking, ''), sh.packed_at
 FROM up
-JOIN channel_orders c ON c.order_id = up.root AND c.channel = ?
+JOIN channel_orders c ON c.order_id = up.root AND c.channel = ?2
 JOIN orders o ON o.order_id = up.order_id
 JOIN shipments sh ON sh.order_id = o.order_id
 LEFT JOIN sites s ON s.site = o.site
@@ -231,30 +237,23 @@ def build_feed(
     migrate(db)
     feed = Feed(channel)
     with db.atomic():
-        rows = db.execute(_PACKAGES, [channel]).fetchall()
-        sent = {} if include_confirmed else _confirmed(db, channel)
+        rows = db.execute(_PACKAGES, [include_confirmed, channel]).fetchall()
         feed.corrections = _corrections(db, channel, include_confirmed)
-        parts: dict[str, list[tuple]] = defaultdict(list)
-        for row in rows:
-            parts[row[0]].append(row)
-        # Per part, the packages still to send.
-        todo = {
-            order_id: [
-                r for r in part
-                if (order_id, r[7], r[8]) not in sent and (since is None or _utc(r[9]) >= since)
-            ]
-            for order_id, part in parts.items()
-        }  # fmt: skip
-        todo = {order_id: new for order_id, new in todo.items() if new}
-        lines = _lines(db, channel, [(oid, part[0][1]) for oid, part in todo.items()])
+        orders = sorted({r[2] for r in rows})
+        sent = {} if include_confirmed else _confirmed(db, channel, orders)
+        todo: dict[str, list[tuple]] = defaultdict(list)  # per part, the packages to send
+        for r in rows:
+            if (r[0], r[7], r[8]) not in sent and (since is None or _utc(r[9]) >= since):
+                todo[r[0]].append(r)
+        lines = _lines(db, [(oid, new[0][1]) for oid, new in todo.items()])
     # Unit ids (TikTok) already confirmed per channel line, so a further part of the same
-    # line is confirmed with other units.
+    # line is confirmed with other units; and the parts whose lines a package still
+    # shipped has confirmed (a further package of theirs carries no lines).
     used: dict[tuple[str, int], set[str]] = defaultdict(set)
-    valid = {(oid, r[7], r[8]) for oid, part in parts.items() for r in part}
-    carried: set[str] = set()  # parts whose lines a package still shipped has confirmed
-    for key, (channel_order_id, carried_lines) in sent.items():
-        if key in valid and carried_lines is not None:
-            carried.add(key[0])
+    carried: set[str] = set()
+    for (order_id, _, _), (channel_order_id, carried_lines, valid) in sent.items():
+        if valid and carried_lines is not None:
+            carried.add(order_id)
             for line in carried_lines:
                 used[(channel_order_id, line["line_no"])].update(line["ids"])
     for order_id, new in todo.items():
@@ -264,40 +263,35 @@ def build_feed(
             for line_no, sku, qty, line_id in lines.get(order_id, []):
                 ids = _unit_ids(channel, line_id, qty, used[(channel_order_id, line_no)])
                 shipped.append(ShippedLine(line_no, sku, qty, line_id, ids))
-        packages = tuple(
-            Package(r[7], r[8], r[9], _local_date(r[9], offset)) for r in new
-        )  # fmt: skip
+        packages = tuple(Package(r[7], r[8], r[9], _local_date(r[9], offset)) for r in new)
         feed.confirmations.append(
-            Confirmation(
-                channel,
-                channel_order_id,
-                ref,
-                order_id,
-                carrier_name,
-                service,
-                packages,
-                tuple(shipped),
-            )  # fmt: skip
-        )
+            Confirmation(channel, channel_order_id, ref, order_id, carrier_name, service,
+                         packages, tuple(shipped))
+        )  # fmt: skip
     return feed
 
 
 def _confirmed(
-    db: sqlite_utils.Database, channel: str
-) -> dict[tuple[str, int, str], tuple[str, list[dict] | None]]:
+    db: sqlite_utils.Database, channel: str, channel_order_ids: list[str]
+) -> dict[tuple[str, int, str], tuple[str, list[dict] | None, bool]]:
+    """``{(part, package_no, tracking): (channel order, lines carried, still shipped)}``
+    of what was confirmed for these channel orders."""
     rows = db.execute(
-        "SELECT order_id, package_no, tracking, channel_order_id, lines "
-        "FROM ship_confirmations WHERE channel = ?",
-        [channel],
+        "SELECT k.order_id, k.package_no, k.tracking, k.channel_order_id, k.lines, "
+        "sh.order_id IS NOT NULL FROM ship_confirmations k LEFT JOIN shipments sh "
+        "ON sh.order_id = k.order_id AND sh.package_no = k.package_no "
+        "AND coalesce(sh.tracking, '') = k.tracking WHERE k.channel = ? "
+        "AND k.channel_order_id IN (SELECT value FROM json_each(?))",
+        [channel, json.dumps(channel_order_ids)],
     ).fetchall()
     return {
-        (oid, no, tracking): (coid, json.loads(lines) if lines else None)
-        for oid, no, tracking, coid, lines in rows
+        (oid, no, tracking): (coid, json.loads(lines) if lines else None, bool(valid))
+        for oid, no, tracking, coid, lines, valid in rows
     }
 
 
 def _lines(
-    db: sqlite_utils.Database, channel: str, parts: list[tuple[str, str]]
+    db: sqlite_utils.Database, parts: list[tuple[str, str]]
 ) -> dict[str, list[tuple[int, str, int, str]]]:
     """``{part: [(line_no, sku, units shipped, channel line id)]}``: ordered less short,
     lines that shipped nothing left out; ids from the root order's channel lines."""
