@@ -267,3 +267,17 @@ def test_the_cli_writes_the_feed_and_exits_3_on_a_correction(hub, tmp_path, caps
     assert "nothing to confirm to amazon" in captured.out
     assert "113-4962018-7251439" in captured.err and "1Z999AA10123456784" in captured.err
     assert main([*args, "--since", "someday"]) == 1
+
+
+def test_a_carton_repacked_after_its_lines_were_confirmed_adds_only_its_number(hub, tmp_path):
+    take_in(hub, "shopify_orders_create.json")
+    pack(hub, SHOPIFY, "1Z999AA10123456784", "1Z999AA10123456793")
+    confirm(hub, "shopify", tmp_path)
+    void(hub, SHOPIFY, 2)
+    pack(hub, SHOPIFY, "1Z999AA10123456784", "1Z999AA10123456800")  # package 1 unchanged
+    result, text = confirm(hub, "shopify", tmp_path)
+    (line,) = (json.loads(line) for line in text.splitlines())
+    assert line["line_items"] == []  # package 1 still carries them
+    assert [t["number"] for t in line["tracking"]] == ["1Z999AA10123456800"]
+    assert [(k.package_no, k.tracking) for k in result.corrections] == [(2, "1Z999AA10123456793")]
+    assert "now ships as 1Z999AA10123456800" in result.corrections[0].now
