@@ -66,4 +66,7 @@ class OrderQueue(ServiceBase):
             if not order.packages:
                 self._insert_package(order_id, 1)
             self._event("order_opened", operator, order_id=order_id)
+            # Left complete but not packed by an earlier version: packed now, not stuck
+            # with nothing to weigh.
+            self._finish_if_done(order_id, operator)
         return self.view(order_id)

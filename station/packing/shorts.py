@@ -60,4 +60,7 @@ class Shorts(ServiceBase):
                     [why, order_id],
                 )
                 self._event("order_held", operator, order_id=order_id, reason=why)
+            else:
+                # The last missing units marked short while every parcel is labelled.
+                self._finish_if_done(order_id, operator)
         return self.view(order_id)

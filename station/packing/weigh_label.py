@@ -105,15 +105,32 @@ class WeighAndLabel(Packages):
         package = order.package(package_id)
         labelling.issue_label(self.db, self.config, order, package)
         self._event("label_queued", operator, order_id=order_id, package_no=package.package_no)
+        self._void_empty(order_id)
+        return self._finish_if_done(order_id, operator)
+
+    def _void_empty(self, order_id: str) -> None:
+        # Packages that ended up empty (items moved out, scans undone) are not shipped.
+        self.db.execute(
+            "UPDATE packages SET status = 'void' WHERE order_id = ? AND status != 'void' "
+            "AND NOT EXISTS (SELECT 1 FROM scans s WHERE s.package_id = packages.package_id "
+            "AND s.undone = 0)",
+            [order_id],
+        )
+
+    def _finish_if_done(self, order_id: str, operator: Operator) -> bool:
+        """Pack the order when every line is resolved and every parcel with units in it is
+        labelled; True when it did. Call inside the caller's transaction: after a label, and
+        after anything else that can leave the order so (a short marked once the other
+        parcels were labelled)."""
         order = self.view(order_id)
-        # Packages that ended up empty (items moved out) are not shipped.
-        for p in order.packages:
-            if p.unit_count == 0 and p.status != "void":
-                self.db.execute(
-                    "UPDATE packages SET status = 'void' WHERE package_id = ?", [p.package_id]
-                )
-        if any(p.status != "labelled" for p in order.shippable_packages):
+        if order.status != "packing" or not order.all_resolved:
             return False
+        if not order.shippable_packages or any(
+            p.status != "labelled" for p in order.shippable_packages
+        ):
+            return False
+        self._void_empty(order_id)
+        order = self.view(order_id)
         labelling.queue_slip(self.db, self.config, order)
         self.db.execute(
             "UPDATE orders SET status = 'packed', packed_at = ? WHERE order_id = ?",

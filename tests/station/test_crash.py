@@ -218,23 +218,30 @@ def replay(db) -> dict[str, dict]:
         elif type_ == "label_queued":
             packages[e["package_no"]]["status"] = "labelled"
             packages[e["package_no"]]["labels"] += 1
-            units = Counter()
-            for s in o["scans"]:
-                if not s[3]:
-                    units[s[1]] += s[2]
-            for no, p in packages.items():
-                if not units[no] and p["status"] != "void":
-                    p["status"] = "void"
+            _void_empty(o, packages)
         elif type_ == "label_reprinted":
             assert packages[e["package_no"]]["status"] == "labelled", where
             packages[e["package_no"]]["labels"] += 1
         elif type_ == "order_packed":
             assert o["status"] == "packing", where
+            _void_empty(o, packages)  # packed by a short, with no label just before
             o["status"] = "packed"
             o["packed"].append(e)
         else:
             raise AssertionError(f"the replay does not know {where}: add it here")
     return {"orders": orders, "counters": counters}
+
+
+def _void_empty(order: dict, packages: dict) -> None:
+    # The station voids a package left without units when a label is queued or the order
+    # is packed.
+    units = Counter()
+    for s in order["scans"]:
+        if not s[3]:
+            units[s[1]] += s[2]
+    for no, p in packages.items():
+        if not units[no] and p["status"] != "void":
+            p["status"] = "void"
 
 
 def _package() -> dict:

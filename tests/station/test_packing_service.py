@@ -310,3 +310,32 @@ def test_undo_after_a_bad_weight_reopens_the_package_and_blocks_override(service
         service.override_weight("SO-0001", package.package_id, lead, packer)
     scan(service, "SO-0001", "TSH-M-BLK", packer)  # the package takes items again
     assert service.view("SO-0001").all_resolved
+
+
+def test_a_short_marked_after_the_other_parcels_were_labelled_packs_the_order(db, tmp_path, packer):
+    # Crash-test finding: parcel 1 labelled, the last unit scanned into parcel 2 undone and
+    # marked short: every line resolved, every parcel with units labelled, yet the order
+    # stayed 'packing' with nothing to weigh (only a label finished an order).
+    config = StationConfig(
+        database=str(tmp_path / "x.db"), packing=Packing(short_policy="ship_partial")
+    )
+    service = PackingService(db, config)
+    service.open_order("SO-0002", packer)
+    scan(service, "SO-0002", "MUG-WHT", packer)
+    scan(service, "SO-0002", "MUG-WHT", packer)
+    first = service.view("SO-0002").current_package
+    service.new_package("SO-0002", packer)
+    scan(service, "SO-0002", "TSH-M-BLK", packer)
+    service.set_carton("SO-0002", first.package_id, "BOX-M", packer)
+    out = service.record_weight(
+        "SO-0002", first.package_id, service.expected_weight(first.package_id), packer
+    )
+    assert out.labelled and not out.order_packed  # parcel 2 still to weigh
+    service.undo_last_scan("SO-0002", packer)
+    shirt = service.view("SO-0002").lines[1]
+    order = service.short_line("SO-0002", shirt.line_id, "missing", packer)
+    assert order.status == "packed"
+    [(_, packed)] = events(db, "order_packed")
+    assert [p["package_no"] for p in packed["packages"]] == [1]
+    assert packed["short"] == [{"line_no": 2, "qty": 1}]
+    assert sorted(j.kind for j in queue.open_jobs(db)) == ["packing_slip", "shipping_label"]
