@@ -29,10 +29,11 @@ from typing import Self
 from drivers.emulators.escpos_mechanism import EscposMechanism
 from drivers.emulators.pty_port import PtyPort, line_speed
 from drivers.emulators.tcp_faults import DEFAULT_NOISE
+from drivers.emulators.threaded import Threaded
 from drivers.protocols.escpos_reader import EscposReader, Slip
 
 
-class SerialEscposPrinterEmulator(EscposMechanism):
+class SerialEscposPrinterEmulator(EscposMechanism, Threaded):
     """A slip printer in a background thread behind a pty. Controls are thread-safe."""
 
     def __init__(self, baud: int = 9600) -> None:
@@ -72,18 +73,6 @@ class SerialEscposPrinterEmulator(EscposMechanism):
             self._thread = threading.Thread(target=self._run, name="escpos-serial-emu", daemon=True)
             self._thread.start()
         return self
-
-    def stop(self) -> None:
-        self._running.clear()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- line faults ------------------------------------------------------------------
 

@@ -20,10 +20,11 @@ import time
 from typing import Self
 
 from drivers.base import Unit
+from drivers.emulators.threaded import Threaded
 from drivers.protocols import hid_scale
 
 
-class HidScaleEmulator:
+class HidScaleEmulator(Threaded):
     def __init__(
         self,
         weight: float = 0.0,
@@ -118,18 +119,6 @@ class HidScaleEmulator:
             self._thread = threading.Thread(target=self._run, name="HidScaleEmulator", daemon=True)
             self._thread.start()
         return self
-
-    def stop(self) -> None:
-        self._running.clear()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- the loop --------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from drivers.base import GRAMS_PER, Unit
 from drivers.emulators.pty_port import PtyPort, line_speed
+from drivers.emulators.threaded import Threaded
 
 DEFAULT_NOISE = b"\x00\xfe\x13#~\x7f"  # a NUL, 8-bit junk, XOFF, printable junk; no digits
 # What a host reads back when it talks to a scale at the wrong baud rate: framing errors
@@ -39,7 +40,7 @@ class PanState:
     misheard: int = 0  # chunks received at the wrong baud rate
 
 
-class SerialScaleEmulator:
+class SerialScaleEmulator(Threaded):
     """A scale in a background thread behind a pty. Controls are thread-safe.
 
     Subclasses set :attr:`protocol`, :attr:`default_unit` and the URL's serial settings,
@@ -102,18 +103,6 @@ class SerialScaleEmulator:
             self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
             self._thread.start()
         return self
-
-    def stop(self) -> None:
-        self._running.clear()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self):  # noqa: ANN204 - returns the subclass
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- what is on the pan -------------------------------------------------------------
 

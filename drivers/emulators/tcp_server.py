@@ -9,13 +9,15 @@ import threading
 import time
 from typing import Self
 
+from drivers.emulators.threaded import Threaded
+
 
 class Hangup(Exception):  # noqa: N818 - an instruction to the server, not an error
     """Raised by ``on_data``: drop this client at once with a TCP reset, as a device that
     loses power or crashes in the middle of a job does."""
 
 
-class TcpDeviceServer:
+class TcpDeviceServer(Threaded):
     """Accepts connections and hands received bytes to :meth:`on_data`.
 
     Subclasses implement ``on_data(conn_id, data) -> bytes`` (the reply, may be empty)
@@ -54,16 +56,8 @@ class TcpDeviceServer:
 
     def stop(self) -> None:
         self._running.clear()
-        self._changed.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        self._changed.set()  # wakes the loop at once
+        super().stop()
 
     def go_offline(self, timeout: float = 5.0) -> None:
         """Stop listening and drop every client; returns once connects are refused."""
