@@ -306,6 +306,18 @@ def m006_receipts(db: sqlite_utils.Database) -> None:
     )
 
 
+@migration
+def m007_return_receipts(db: sqlite_utils.Database) -> None:
+    run_script(
+        db,
+        """
+        -- A customer return received at the dock is a receipt of that order: its counts
+        -- are checked against what the order shipped and closing writes goods_returned.
+        ALTER TABLE receipts ADD COLUMN order_id TEXT;   -- NULL: a PO / supplier receipt
+        """,
+    )
+
+
 def pending(db: sqlite_utils.Database) -> list[str]:
     """Names of the migrations not yet applied, in order."""
     return MIGRATIONS.pending(db)
