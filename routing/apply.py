@@ -71,7 +71,7 @@ import sqlite_utils
 from doms.db import now_iso, transaction
 from routing.feed import ensure_station, insert_movement, publish_stock, settle_order
 from routing.parts import reroute_shorts
-from routing.returns import Returnable, ReturnLine, add_rows, returnable
+from routing.returns import Returnable, ReturnLine, add_rows, orders_of, returnable
 
 log = logging.getLogger(__name__)
 _JSON = msgspec.json.Encoder()  # json.dumps(ensure_ascii=False), compact, several times faster
@@ -414,8 +414,9 @@ def _goods_received(ctx: _Ctx, data: dict[str, Any]) -> None:
 
 
 def _goods_returned(ctx: _Ctx, data: dict[str, Any]) -> None:
-    order_id = data["order_id"]
-    lines = returnable(ctx.db, order_id)
+    order_ids = orders_of(ctx.db, data)
+    order_id = " + ".join(order_ids) or data.get("order_ref")
+    lines = returnable(ctx.db, order_ids)
     if not lines:
         raise EventRejected(f"return of unknown order {order_id!r}")
     if not any(ln.shipped for ln in lines):
@@ -429,12 +430,14 @@ def _goods_returned(ctx: _Ctx, data: dict[str, Any]) -> None:
         total[1] += ln.qty_damaged
     for sku, (back, damaged) in by_sku.items():
         ref = f"{ctx.ref}/{sku}"
+        # The order the units came back from, when one (a return by reference may span parts).
+        orders = {ln.order_id for ln in booked if ln.sku == sku}
+        of = orders.pop() if len(orders) == 1 else None
         for kind, qty in (("return", back), ("adjustment", -damaged)):
-            if qty and not insert_movement(ctx.db, ctx.site, sku, qty, kind, ref, order_id,
-                                           None, at):  # fmt: skip
+            if qty and not insert_movement(ctx.db, ctx.site, sku, qty, kind, ref, of, None, at):
                 raise EventRejected(f"movement {kind} {ref} is already recorded")
     station, seq = ctx.ref.rsplit(":", 1)
-    add_rows(ctx.db, station, int(seq), order_id, ctx.site, booked, data.get("operator"), at)
+    add_rows(ctx.db, station, int(seq), ctx.site, booked, data.get("operator"), at)
     if ctx.moved is not None:
         ctx.moved.update(by_sku)
     else:
@@ -445,11 +448,12 @@ def _return_lines(
     order_id: str, lines: list[Returnable], wanted: list[dict[str, Any]]
 ) -> list[ReturnLine]:
     """The event's lines on the order's lines: a line named by ``line_no`` takes its units,
-    a line by SKU alone fills the order's lines of that SKU in line order. Refused when a
+    a line by SKU alone fills the order's lines of that SKU in line order (a return by
+    reference: the parts' lines too, part after part). Refused when a
     SKU or line is not the order's, a quantity is not whole with ``0 <= qty_damaged <=
     qty_returned``, or more comes back than shipped less what came back before."""
-    left = {ln.line_no: ln.left for ln in lines}
-    out: dict[int, list[int]] = {}
+    left = {(ln.order_id, ln.line_no): ln.left for ln in lines}
+    out: dict[tuple[str, int], list[int]] = {}
     for want in wanted:
         sku, back, damaged = want["sku"], want["qty_returned"], want.get("qty_damaged", 0)
         if not all(isinstance(q, int) and not isinstance(q, bool) for q in (back, damaged)):
@@ -460,7 +464,7 @@ def _return_lines(
         if not mine:
             where = f"line {want['line_no']} of " if want.get("line_no") is not None else ""
             raise EventRejected(f"{sku} is not on {where}order {order_id}")
-        room = sum(left[ln.line_no] for ln in mine)
+        room = sum(left[ln.order_id, ln.line_no] for ln in mine)
         if back > room:
             shipped = sum(ln.shipped for ln in mine)
             raise EventRejected(
@@ -468,19 +472,20 @@ def _return_lines(
                 f"{shipped - room} came back before"
             )
         for ln in mine:
-            take = min(back, left[ln.line_no])
+            key = (ln.order_id, ln.line_no)
+            take = min(back, left[key])
             if not take:
                 continue
             hurt = min(damaged, take)
-            left[ln.line_no] -= take
-            total = out.setdefault(ln.line_no, [0, 0])
+            left[key] -= take
+            total = out.setdefault(key, [0, 0])
             total[0] += take
             total[1] += hurt
             back, damaged = back - take, damaged - hurt
     if not out:
         raise EventRejected("a return without lines")
-    sku_of = {ln.line_no: ln.sku for ln in lines}
-    return [ReturnLine(n, sku_of[n], q, d) for n, (q, d) in sorted(out.items())]
+    sku_of = {(ln.order_id, ln.line_no): ln.sku for ln in lines}
+    return [ReturnLine(*k, sku_of[k], q, d) for k, (q, d) in sorted(out.items())]
 
 
 HANDLERS: dict[str, Callable[[_Ctx, dict[str, Any]], None]] = {

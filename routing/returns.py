@@ -15,6 +15,7 @@ order is booked, a return counted twice is refused.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ from routing.shipconfirm import parse_since
 class Returnable:
     """One order line: what it shipped and what has come back already."""
 
+    order_id: str
     line_no: int
     sku: str
     shipped: int
@@ -37,21 +39,34 @@ class Returnable:
         return max(self.shipped - self.returned, 0)
 
 
-def returnable(db: sqlite_utils.Database, order_id: str) -> list[Returnable]:
-    """The lines of ``order_id`` in line order; ``shipped`` is 0 unless it is packed."""
+def returnable(db: sqlite_utils.Database, order_ids: list[str]) -> list[Returnable]:
+    """The lines of the orders, by order then line; ``shipped`` is 0 unless packed."""
     rows = db.execute(
-        "SELECT l.line_no, l.sku, CASE WHEN o.status = 'packed' THEN l.qty - l.qty_short "
-        "ELSE 0 END, (SELECT coalesce(sum(r.qty_returned), 0) FROM returns r "
-        "WHERE r.order_id = l.order_id AND r.line_no = l.line_no) "
+        "SELECT l.order_id, l.line_no, l.sku, CASE WHEN o.status = 'packed' "
+        "THEN l.qty - l.qty_short ELSE 0 END, (SELECT coalesce(sum(r.qty_returned), 0) "
+        "FROM returns r WHERE r.order_id = l.order_id AND r.line_no = l.line_no) "
         "FROM order_lines l JOIN orders o ON o.order_id = l.order_id "
-        "WHERE l.order_id = ? ORDER BY l.line_no",
-        [order_id],
+        "WHERE l.order_id IN (SELECT value FROM json_each(?)) ORDER BY l.order_id, l.line_no",
+        [json.dumps(order_ids)],
     ).fetchall()
     return [Returnable(*r) for r in rows]
 
 
+def orders_of(db: sqlite_utils.Database, data: dict[str, Any]) -> list[str]:
+    """The orders a ``goods_returned`` names: its ``order_id``, or every packed order
+    (a channel order and the parts split off it) with its ``order_ref``."""
+    if data.get("order_id"):
+        return [data["order_id"]]
+    rows = db.execute(
+        "SELECT order_id FROM orders WHERE order_ref = ? AND status = 'packed' ORDER BY order_id",
+        [data["order_ref"]],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
 @dataclass(frozen=True, slots=True)
 class ReturnLine:
+    order_id: str
     line_no: int
     sku: str
     qty_returned: int
@@ -62,7 +77,6 @@ def add_rows(
     db: sqlite_utils.Database,
     station: str,
     seq: int,
-    order_id: str,
     site: str,
     lines: list[ReturnLine],
     operator: str | None,
@@ -74,7 +88,7 @@ def add_rows(
         "INSERT INTO returns (station, seq, order_id, line_no, sku, qty_returned, "
         "qty_damaged, site, operator, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            [station, seq, order_id, ln.line_no, ln.sku, ln.qty_returned, ln.qty_damaged,
+            [station, seq, ln.order_id, ln.line_no, ln.sku, ln.qty_returned, ln.qty_damaged,
              site, operator, at]
             for ln in lines
         ],
@@ -87,7 +101,7 @@ class Return:
 
     station: str
     seq: int
-    order_id: str
+    order_id: str  # of its first line (a return by reference may span parts)
     channel: str
     channel_order_id: str | None  # None: the order came in by no channel intake
     site: str
@@ -108,13 +122,13 @@ WITH RECURSIVE up(order_id, root) AS (
     SELECT up.order_id, p.parent_order_id FROM up JOIN order_parts p ON p.order_id = up.root
 )
 SELECT r.station, r.seq, r.order_id, o.channel, c.channel_order_id, r.site, r.operator,
-       r.at, r.line_no, r.sku, r.qty_returned, r.qty_damaged
+       r.at, r.order_id, r.line_no, r.sku, r.qty_returned, r.qty_damaged
 FROM returns r
 JOIN orders o ON o.order_id = r.order_id
 LEFT JOIN (SELECT up.order_id, c.channel_order_id FROM up
            JOIN channel_orders c ON c.order_id = up.root) c ON c.order_id = r.order_id
 WHERE r.at >= ?1
-ORDER BY r.at, r.station, r.seq, r.line_no
+ORDER BY r.at, r.station, r.seq, r.order_id, r.line_no
 """
 
 

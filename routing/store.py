@@ -452,7 +452,7 @@ def m005_returns(db: sqlite_utils.Database) -> None:
             site TEXT NOT NULL,            -- where the units went back into stock
             operator TEXT,
             at TEXT NOT NULL,              -- the hub's time of booking
-            PRIMARY KEY (station, seq, line_no)
+            PRIMARY KEY (station, seq, order_id, line_no)
         );
         CREATE INDEX returns_order ON returns(order_id, line_no);
         CREATE INDEX returns_at ON returns(at);

@@ -22,7 +22,9 @@ from the orders it holds (it keeps every order it packed): only the order's SKUs
 what the order shipped (ordered less short) on this receipt. Closing writes ONE
 ``goods_returned`` event ``{order_id, lines: [{sku, qty_returned, qty_damaged}],
 operator}``; the hub checks the rest (earlier returns of the order, from any station).
-An order packed at another station is not here: its slip starts a PO receipt as before.
+An order packed at another station is not here: the inspector says the reference is a
+return (F5) and the event names it by ``order_ref`` instead; any known item counts, and
+the hub checks it all.
 """
 
 from __future__ import annotations
@@ -51,10 +53,7 @@ class OpenReceipt:
     operator: str
     opened_at: str
     order_id: str | None = None  # set: a customer return of this order
-
-    @property
-    def is_return(self) -> bool:
-        return self.order_id is not None
+    is_return: bool = False  # order_id None: of an order not held here, named by ref
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,10 +86,10 @@ def find_item(db: sqlite_utils.Database, parsed: ParsedScan) -> Item | None:
 def open_receipt(db: sqlite_utils.Database) -> OpenReceipt | None:
     """The receipt open at this station, if any (it survives a restart)."""
     row = db.execute(
-        "SELECT receipt_id, ref, operator, opened_at, order_id FROM receipts "
+        "SELECT receipt_id, ref, operator, opened_at, order_id, is_return FROM receipts "
         "WHERE closed_at IS NULL"
     ).fetchone()
-    return OpenReceipt(*row) if row else None
+    return OpenReceipt(*row[:5], bool(row[5])) if row else None
 
 
 def find_return(db: sqlite_utils.Database, code: str) -> tuple[str, str] | None:
@@ -113,10 +112,15 @@ def find_return(db: sqlite_utils.Database, code: str) -> tuple[str, str] | None:
 
 
 def start_receipt(
-    db: sqlite_utils.Database, ref: str, operator: str, order_id: str | None = None
+    db: sqlite_utils.Database,
+    ref: str,
+    operator: str,
+    order_id: str | None = None,
+    *,
+    is_return: bool = False,
 ) -> OpenReceipt:
-    """Open the receipt ``ref`` (with ``order_id``: the customer return of that order) and
-    return it. The open receipt is returned as it is when it is the same; one with nothing
+    """Open the receipt ``ref`` and return it. A customer return (``is_return``) is of
+    ``order_id`` when the station holds the order, else of the order reference ``ref``. The open receipt is returned as it is when it is the same; one with nothing
     counted is dropped for the new one. Raises Refused
     for an empty ref, or while another receipt with counts is open (it must be closed
     first: its counts are not lost by a stray scan)."""
@@ -126,7 +130,8 @@ def start_receipt(
     with tx(db):
         current = open_receipt(db)
         if current is not None:
-            if current.ref == ref and current.order_id == order_id:
+            same = (current.ref, current.order_id, current.is_return)
+            if same == (ref, order_id, is_return):
                 return current
             if _counted(db, current.receipt_id):
                 raise Refused(
@@ -138,10 +143,11 @@ def start_receipt(
             db.execute("DELETE FROM receipts WHERE receipt_id = ?", [current.receipt_id])
         at = now_iso()
         cur = db.execute(
-            "INSERT INTO receipts (ref, operator, opened_at, order_id) VALUES (?, ?, ?, ?)",
-            [ref, operator, at, order_id],
+            "INSERT INTO receipts (ref, operator, opened_at, order_id, is_return) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [ref, operator, at, order_id, int(is_return)],
         )
-        return OpenReceipt(int(cur.lastrowid), ref, operator, at, order_id)
+        return OpenReceipt(int(cur.lastrowid), ref, operator, at, order_id, is_return)
 
 
 def _counted(db: sqlite_utils.Database, receipt_id: int) -> bool:
@@ -174,7 +180,7 @@ def _check_return(db: sqlite_utils.Database, receipt_id: int, sku: str, qty: int
         [sku, receipt_id],
     ).fetchone()
     if row is None or row[0] is None:
-        return  # a PO receipt: whatever the supplier sent is counted
+        return  # a PO receipt, or a return of an order not here: the hub checks
     order_id, shipped = row
     if shipped is None:
         raise Refused(f"{sku} is not on order {order_id}: it does not go back on this return.")
@@ -268,7 +274,8 @@ def close_receipt(
     Refused when the receipt is not open or has nothing counted."""
     with tx(db):
         row = db.execute(
-            "SELECT ref, order_id FROM receipts WHERE receipt_id = ? AND closed_at IS NULL",
+            "SELECT ref, order_id, is_return FROM receipts WHERE receipt_id = ? "
+            "AND closed_at IS NULL",
             [receipt_id],
         ).fetchone()
         if row is None:
@@ -276,11 +283,12 @@ def close_receipt(
         lines = [ln for ln in tally(db, receipt_id) if ln.qty_received > 0]
         if not lines:
             raise Refused(f"Nothing counted on receipt {row[0]}: scan the items.", kind="receipt")
-        if row[1] is None:
+        if not row[2]:
             type_, data = "goods_received", {"ref": row[0]}
             keys = ("qty_received", "qty_damaged")
         else:
-            type_, data = "goods_returned", {"order_id": row[1]}
+            order = {"order_id": row[1]} if row[1] else {"order_ref": row[0]}
+            type_, data = "goods_returned", order
             keys = ("qty_returned", "qty_damaged")
         data["lines"] = [
             {"sku": ln.sku, keys[0]: ln.qty_received, keys[1]: ln.qty_damaged} for ln in lines

@@ -17,7 +17,9 @@ which the hub books as stock. Esc goes back.
 A customer return goes the same way: scanning the barcode of its slip (the order
 reference; the order id works too) opens a *return* of that order instead of a PO
 receipt, when this station holds the order. Only the order's SKUs count, at most what it
-shipped; damaged units are noted as above, and F10 sends one ``goods_returned``.
+shipped; damaged units are noted as above, and F10 sends one ``goods_returned``. An
+order packed at another station is not here: F5 (``CMD:RETURN``) first says the next
+reference is a return slip, any item counts and the hub checks the order.
 """
 
 from __future__ import annotations
@@ -55,14 +57,15 @@ if TYPE_CHECKING:
     from station.camera_worker import PhotoResult
 
 PHOTO, UNDO, QTY = BY_NAME["PHOTO"], BY_NAME["UNDO"], BY_NAME["QTY"]
-DAMAGED, RECEIVED = RECEIVING_COMMANDS
-_KEYS = (PHOTO, UNDO, QTY, DAMAGED, RECEIVED)
+DAMAGED, RECEIVED, RETURN = RECEIVING_COMMANDS
+_KEYS = (PHOTO, UNDO, QTY, DAMAGED, RECEIVED, RETURN)
 _ACTIONS = {
     PHOTO.barcode: "photo",
     UNDO.barcode: "undo",
     QTY.barcode: "quantity",
     DAMAGED.barcode: "damaged",
     RECEIVED.barcode: "close_receipt",
+    RETURN.barcode: "return_slip",
 }
 
 
@@ -83,6 +86,7 @@ class InspectScreen(Dialog):
         super().__init__()
         self.receipt: OpenReceipt | None = None
         self.pending_qty: int | None = None  # keyed: the next item scan counts this many
+        self.return_next = False  # F5: the next reference is a return slip's
         self.damage = False  # a damage note is being taken
         self.item: Item | None = None  # the damaged item
         self.qty: int | None = None  # how many of it are damaged
@@ -100,6 +104,8 @@ class InspectScreen(Dialog):
         """The open receipt as the inspector reads it."""
         if self.receipt is None:
             return ""
+        if self.receipt.is_return and self.receipt.order_id is None:
+            return f"Return of order {self.receipt.ref} (not packed here: the hub checks it)"
         if self.receipt.is_return:
             return f"Return of order {self.receipt.ref}"
         return f"Receipt {self.ref}"
@@ -126,7 +132,9 @@ class InspectScreen(Dialog):
 
     # -- what the screen shows ----------------------------------------------------------
     def _show(self) -> None:
-        if self.receipt is None:
+        if self.receipt is None and self.return_next:
+            text = "Customer return: scan the order reference on its slip."
+        elif self.receipt is None:
             text = "Scan the receipt or PO reference. A customer return: scan its slip."
         elif self.damage:
             text = self._damage_prompt()
@@ -209,11 +217,12 @@ class InspectScreen(Dialog):
             if code.isdigit() and 1 <= int(code) <= self._max_qty():
                 self.pending_qty = int(code)
                 return
-        order = find_return(self.app.db, code)
-        if order is None:
-            receipt = start_receipt(self.app.db, code, self.app.operator.badge)
+        order, badge = find_return(self.app.db, code), self.app.operator.badge
+        if order is not None:
+            receipt = start_receipt(self.app.db, order[1], badge, order[0], is_return=True)
         else:
-            receipt = start_receipt(self.app.db, order[1], self.app.operator.badge, order[0])
+            receipt = start_receipt(self.app.db, code, badge, is_return=self.return_next)
+        self.return_next = False
         if receipt != self.receipt:
             self.photos.clear()  # another receipt: its photos would be of the old one
             self.pending_qty = None
@@ -318,6 +327,14 @@ class InspectScreen(Dialog):
             raise Refused("Scan the receipt or PO first.")
         self.pending_qty = None
         self.damage, self.item, self.qty = True, None, None
+
+    def action_return_slip(self) -> None:
+        self._act(self._return_next)
+
+    def _return_next(self) -> None:
+        if self.receipt is not None:
+            raise Refused(f"{self.what} is open: close it ({RECEIVED.key_text}) first.")
+        self.return_next = True
 
     def action_quantity(self) -> None:
         self.say(f"Type how many (1 to {self._max_qty()}), Enter, then scan the item once.")

@@ -313,7 +313,10 @@ def m007_return_receipts(db: sqlite_utils.Database) -> None:
         """
         -- A customer return received at the dock is a receipt of that order: its counts
         -- are checked against what the order shipped and closing writes goods_returned.
-        ALTER TABLE receipts ADD COLUMN order_id TEXT;   -- NULL: a PO / supplier receipt
+        ALTER TABLE receipts ADD COLUMN is_return INTEGER NOT NULL DEFAULT 0;
+        -- The returned order when the station holds it; NULL: a PO receipt, or a return of
+        -- an order packed elsewhere, named by its reference (ref).
+        ALTER TABLE receipts ADD COLUMN order_id TEXT;
         """,
     )
 

@@ -33,8 +33,9 @@ def hub(tmp_path):
     return db
 
 
-def returned(db, *lines: dict, order_id: str | None = None):
-    db.dock.add("goods_returned", order_id=order_id or db.order, lines=list(lines))
+def returned(db, *lines: dict, order_id: str | None = None, order_ref: str | None = None):
+    order = {"order_ref": order_ref} if order_ref else {"order_id": order_id or db.order}
+    db.dock.add("goods_returned", **order, lines=list(lines))
     return receive_events(db, "WH1", DOCK, db.dock.events)
 
 
@@ -53,8 +54,12 @@ def movements(db) -> list[tuple]:
 def rows(db) -> list[tuple]:
     return db.execute(
         "SELECT seq, line_no, sku, qty_returned, qty_damaged, site FROM returns "
-        "ORDER BY seq, line_no"
+        "ORDER BY seq, order_id, line_no"
     ).fetchall()
+
+
+def order_ref(db, order_id: str) -> str:
+    return db.execute("SELECT order_ref FROM orders WHERE order_id = ?", [order_id]).fetchone()[0]
 
 
 def error(db) -> str | None:
@@ -134,7 +139,9 @@ def test_the_cli_lists_returns_with_their_channel_order(hub, capsys):
     (out,) = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert out["order_id"] == hub.order and out["channel_order_id"] == "R-1"
     assert (out["station"], out["seq"], out["site"]) == (DOCK, 1, "WH1")
-    assert out["lines"] == [{"line_no": 1, "sku": "SKU-A", "qty_returned": 2, "qty_damaged": 1}]
+    assert out["lines"] == [
+        {"order_id": hub.order, "line_no": 1, "sku": "SKU-A", "qty_returned": 2, "qty_damaged": 1}
+    ]
     assert main(["hub", "returns", "--db", db_path]) == 0
     text = capsys.readouterr().out
     assert hub.order in text and "1 return(s), 2 unit(s), 1 damaged" in text
@@ -143,3 +150,24 @@ def test_the_cli_lists_returns_with_their_channel_order(hub, capsys):
     assert list_returns(hub, "2999-01-01T00:00:00.000Z") == []
     assert main(["hub", "returns", "--db", db_path, "--since", "soon"]) == 1
     assert "not an ISO date" in capsys.readouterr().err
+
+
+def test_a_return_by_order_reference_spans_the_orders_parts(hub):
+    # A station that did not pack the order sends the reference its slip encodes; the
+    # hub finds every packed order with it: the channel order and a part split off it.
+    part = f"{hub.order}-2"
+    hub.execute("INSERT INTO orders (order_id, site, station, order_ref, ship_by, status, "
+                "ship_to, carrier, service) SELECT ?, site, station, order_ref, ship_by, "
+                "'packed', ship_to, carrier, service FROM orders WHERE order_id = ?",
+                [part, hub.order])  # fmt: skip
+    hub["order_lines"].insert({"order_id": part, "line_no": 1, "sku": "SKU-A", "qty": 2})
+    ref = order_ref(hub, hub.order)
+    assert returned(hub, line("SKU-A", 6), order_ref=ref).rejected == 0
+    assert [r[:4] for r in rows(hub)] == [
+        (1, 1, "SKU-A", 3),
+        (1, 3, "SKU-A", 1),
+        (1, 1, "SKU-A", 2),
+    ]
+    assert movements(hub) == [("SKU-A", "return", 6, f"{DOCK}:1/SKU-A", None)]
+    assert returned(hub, line("SKU-A", 1), order_ref="NO-SUCH-REF").rejected == 1
+    assert "unknown order 'NO-SUCH-REF'" in error(hub)

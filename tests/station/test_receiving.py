@@ -262,3 +262,27 @@ async def test_a_return_slip_opens_a_return_of_its_order_counted_against_what_sh
     }
     [note] = outbox(config, "inbound_inspected")
     assert (note["ref"], note["sku"], note["qty_damaged"]) == ("#0001", "MUG-WHT", 1)
+
+
+async def test_f5_opens_a_return_of_an_order_packed_at_another_station(tmp_path):
+    config = make_config(tmp_path, "")
+    app = StationApp(config)
+    async with app.run_test(size=(160, 50)) as pilot:
+        inspect = await open_inspect(app, pilot)
+        await pilot.press("f5")
+        assert "Customer return: scan the order reference" in text(inspect, "#body")
+        await type_text(pilot, "#7788")  # no order here has it: the hub checks the order
+        assert inspect.receipt.is_return and inspect.receipt.order_id is None
+        await type_text(pilot, BATTERY_CASE)  # any known item counts
+        await pilot.press("f5")
+        assert "is open: close it (F10) first" in text(inspect, "#note")
+        await type_text(pilot, "CMD:RECEIVED")
+        await wait_for(pilot, lambda: inspect.closed == 1, what="close")
+        await type_text(pilot, "PO-9")  # F5 holds for one reference only
+        assert inspect.receipt.ref == "PO-9" and not inspect.receipt.is_return
+    [event] = outbox(config, "goods_returned")
+    assert event == {
+        "order_ref": "#7788",
+        "lines": [{"sku": "BAT-AA-4", "qty_returned": 12, "qty_damaged": 0}],
+        "operator": "Q5001",
+    }
