@@ -34,7 +34,8 @@ type, data) run inside the caller's transaction:
   movements carry the hub's time of applying, not the station's: routing may promise
   the stock from then, and a back-order held before then is requeued
   (``routing/backorders.py`` looks for movements since the hold);
-* ``goods_returned`` (a customer's return received at the station's dock): per SKU a
+* ``goods_returned`` (a customer's return received at the station's dock, naming the
+  order by ``order_id``, or by ``order_ref``: every packed order with it): per SKU a
   ``return`` movement of every unit that came back and an ``adjustment`` of
   ``-qty_damaged`` (as ``goods_received`` writes damaged units off), both with ref
   ``<station>:<seq>/<sku>`` at the station's site and the order's id, and one ``returns``
