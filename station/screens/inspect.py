@@ -14,8 +14,9 @@ item, type how many, photograph them (Shift+F1, as often as needed: each photo i
 F10 (``CMD:RECEIVED``) closes the receipt: one ``goods_received`` event with the lines,
 which the hub books as stock. Esc goes back.
 
-A customer return goes the same way: scanning the barcode of its slip (the order
-reference; the order id works too) opens a *return* of that order instead of a PO
+A customer return goes the same way: scanning its order reference (the packing slip's
+Code 128; a return slip prints it on its "Order" line; the order id works too) opens a
+*return* of that order instead of a PO
 receipt, when this station holds the order. Only the order's SKUs count, at most what it
 shipped; damaged units are noted as above, and F10 sends one ``goods_returned``. An
 order packed at another station is not here: F5 (``CMD:RETURN``) first says the next
