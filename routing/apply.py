@@ -34,6 +34,14 @@ type, data) run inside the caller's transaction:
   movements carry the hub's time of applying, not the station's: routing may promise
   the stock from then, and a back-order held before then is requeued
   (``routing/backorders.py`` looks for movements since the hold);
+* ``goods_returned`` (a customer's return received at the station's dock, naming the
+  order by ``order_id``, or by ``order_ref``: every packed order with it): per SKU a
+  ``return`` movement of every unit that came back and an ``adjustment`` of
+  ``-qty_damaged`` (as ``goods_received`` writes damaged units off), both with ref
+  ``<station>:<seq>/<sku>`` at the station's site and the order's id, and one ``returns``
+  row per order line (:mod:`routing.returns`, ``doms hub returns``). Refused whole when
+  the order is unknown or not packed, a SKU or line is not the order's, or more units
+  come back than the line shipped (ordered less short) less earlier returns;
 * any other type, known or not (``photo_taken`` and ``inbound_inspected`` among them):
   recorded in the inbox only.
 
@@ -64,6 +72,7 @@ import sqlite_utils
 from doms.db import now_iso, transaction
 from routing.feed import ensure_station, insert_movement, publish_stock, settle_order
 from routing.parts import reroute_shorts
+from routing.returns import Returnable, ReturnLine, add_rows, orders_of, returnable
 
 log = logging.getLogger(__name__)
 _JSON = msgspec.json.Encoder()  # json.dumps(ensure_ascii=False), compact, several times faster
@@ -405,17 +414,93 @@ def _goods_received(ctx: _Ctx, data: dict[str, Any]) -> None:
             publish_stock(ctx.db, ctx.site, [sku])
 
 
+def _goods_returned(ctx: _Ctx, data: dict[str, Any]) -> None:
+    order_ids = orders_of(ctx.db, data)
+    order_id = " + ".join(order_ids) or data.get("order_ref")
+    lines = returnable(ctx.db, order_ids)
+    if not lines:
+        raise EventRejected(f"return of unknown order {order_id!r}")
+    if not any(ln.shipped for ln in lines):
+        raise EventRejected(f"return of order {order_id}, which has not shipped")
+    booked = _return_lines(order_id, lines, data["lines"])
+    at = now_iso()  # the hub's clock, as for goods_received
+    by_sku: dict[str, list[int]] = {}
+    for ln in booked:
+        total = by_sku.setdefault(ln.sku, [0, 0])
+        total[0] += ln.qty_returned
+        total[1] += ln.qty_damaged
+    for sku, (back, damaged) in by_sku.items():
+        ref = f"{ctx.ref}/{sku}"
+        # The order the units came back from, when one (a return by reference may span parts).
+        orders = {ln.order_id for ln in booked if ln.sku == sku}
+        of = orders.pop() if len(orders) == 1 else None
+        for kind, qty in (("return", back), ("adjustment", -damaged)):
+            if qty and not insert_movement(ctx.db, ctx.site, sku, qty, kind, ref, of, None, at):
+                raise EventRejected(f"movement {kind} {ref} is already recorded")
+    station, seq = ctx.ref.rsplit(":", 1)
+    add_rows(ctx.db, station, int(seq), ctx.site, booked, data.get("operator"), at)
+    if ctx.moved is not None:
+        ctx.moved.update(by_sku)
+    else:
+        publish_stock(ctx.db, ctx.site, by_sku)
+
+
+def _return_lines(
+    order_id: str, lines: list[Returnable], wanted: list[dict[str, Any]]
+) -> list[ReturnLine]:
+    """The event's lines on the order's lines: a line named by ``line_no`` takes its units,
+    a line by SKU alone fills the order's lines of that SKU in line order (a return by
+    reference: the parts' lines too, part after part). Refused when a
+    SKU or line is not the order's, a quantity is not whole with ``0 <= qty_damaged <=
+    qty_returned``, or more comes back than shipped less what came back before."""
+    left = {(ln.order_id, ln.line_no): ln.left for ln in lines}
+    out: dict[tuple[str, int], list[int]] = {}
+    for want in wanted:
+        sku, back, damaged = want["sku"], want["qty_returned"], want.get("qty_damaged", 0)
+        if not all(isinstance(q, int) and not isinstance(q, bool) for q in (back, damaged)):
+            raise EventRejected(f"{sku}: quantities must be whole numbers")
+        if not 0 <= damaged <= back or back < 1:
+            raise EventRejected(f"{sku}: {damaged} damaged of {back} returned")
+        mine = [ln for ln in lines if ln.sku == sku and want.get("line_no") in (None, ln.line_no)]
+        if not mine:
+            where = f"line {want['line_no']} of " if want.get("line_no") is not None else ""
+            raise EventRejected(f"{sku} is not on {where}order {order_id}")
+        room = sum(left[ln.order_id, ln.line_no] for ln in mine)
+        if back > room:
+            shipped = sum(ln.shipped for ln in mine)
+            raise EventRejected(
+                f"{sku}: {back} returned, but order {order_id} shipped {shipped} and "
+                f"{shipped - room} came back before"
+            )
+        for ln in mine:
+            key = (ln.order_id, ln.line_no)
+            take = min(back, left[key])
+            if not take:
+                continue
+            hurt = min(damaged, take)
+            left[key] -= take
+            total = out.setdefault(key, [0, 0])
+            total[0] += take
+            total[1] += hurt
+            back, damaged = back - take, damaged - hurt
+    if not out:
+        raise EventRejected("a return without lines")
+    sku_of = {(ln.order_id, ln.line_no): ln.sku for ln in lines}
+    return [ReturnLine(*k, sku_of[k], q, d) for k, (q, d) in sorted(out.items())]
+
+
 HANDLERS: dict[str, Callable[[_Ctx, dict[str, Any]], None]] = {
     "order_packed": _order_packed,
     "line_short": _line_short,
     "order_held": _order_held,
     "label_voided": _label_voided,
     "goods_received": _goods_received,
+    "goods_returned": _goods_returned,
 }
 # Never pruned from the inbox: its row is the hub's only record of an inspection note
 # (the photos table keeps the hashes it names, not the quantities or the reason), and of
 # a receipt's reference, operator and why units were written off.
-KEPT_TYPES = ("inbound_inspected", "goods_received")
+KEPT_TYPES = ("inbound_inspected", "goods_received", "goods_returned")
 # Recorded in the inbox, no hub effect (yet): listed so that "known" is written down.
 RECORDED_ONLY = (
     "operator_logged_in", "operator_logged_out", "order_opened", "item_scanned",

@@ -74,11 +74,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.set_defaults(func=hub_run)
     _register_intake(subs)
     cli_routing.register(subs)
-    from routing import cli_masterdata, cli_shipconfirm, cli_stock
+    from routing import cli_masterdata, cli_returns, cli_shipconfirm, cli_stock
 
     cli_masterdata.register(subs)
     cli_stock.register(subs)
     cli_shipconfirm.register(subs)
+    cli_returns.register(subs)
     from sync.cli import register_hub_photos
     from sync.hub_stations import register_hub_stations
 

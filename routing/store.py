@@ -432,3 +432,29 @@ def m004_routing(db: sqlite_utils.Database) -> None:
         CREATE INDEX routing_decisions_order ON routing_decisions(order_id, decision_id);
         """,
     )
+
+
+@MIGRATIONS.register
+def m005_returns(db: sqlite_utils.Database) -> None:
+    """Customer returns booked from a station's ``goods_returned`` (routing/returns.py)."""
+    run_script(
+        db,
+        """
+        -- One row per order line a return named: what came back, for the channel's refund.
+        CREATE TABLE returns (
+            station TEXT NOT NULL,
+            seq INTEGER NOT NULL,          -- the goods_returned event: (station, seq)
+            order_id TEXT NOT NULL REFERENCES orders(order_id),
+            line_no INTEGER NOT NULL,
+            sku TEXT NOT NULL,
+            qty_returned INTEGER NOT NULL CHECK (qty_returned > 0),
+            qty_damaged INTEGER NOT NULL CHECK (qty_damaged BETWEEN 0 AND qty_returned),
+            site TEXT NOT NULL,            -- where the units went back into stock
+            operator TEXT,
+            at TEXT NOT NULL,              -- the hub's time of booking
+            PRIMARY KEY (station, seq, order_id, line_no)
+        );
+        CREATE INDEX returns_order ON returns(order_id, line_no);
+        CREATE INDEX returns_at ON returns(at);
+        """,
+    )

@@ -69,6 +69,14 @@ BY_NAME = {c.name: c for c in COMMANDS}
 RECEIVING_COMMANDS: tuple[Command, ...] = (
     Command("DAMAGED", "f2", "damaged", "Receiving: note damaged units", "Damaged", "F2"),
     Command("RECEIVED", "f10", "close_receipt", "Receiving: close the receipt", "Close", "F10"),
+    Command(
+        "RETURN",
+        "f5",
+        "return_slip",
+        "Receiving: the next reference is a customer return",
+        "Return",
+        "F5",
+    ),  # fmt: skip
 )
 # Answers inside dialogs, also as barcodes so a packer never needs the keyboard.
 DIALOG_CODES = (

@@ -15,6 +15,16 @@ before anything reaches stock, and the hub sees one fact per receipt, applied on
 station's seq (and, below that, by the ledger's unique ``(ref, kind)``), never a stream of
 +1s that a half-finished receipt would have put into available stock for routing to
 promise. At most one receipt is open at a station.
+
+A customer return is a receipt of the order it names (:func:`find_return`: the order
+reference its slip's barcode encodes, or the order id). The station checks what it can
+from the orders it holds (it keeps every order it packed): only the order's SKUs, at most
+what the order shipped (ordered less short) on this receipt. Closing writes ONE
+``goods_returned`` event ``{order_id, lines: [{sku, qty_returned, qty_damaged}],
+operator}``; the hub checks the rest (earlier returns of the order, from any station).
+An order packed at another station is not here: the inspector says the reference is a
+return (F5) and the event names it by ``order_ref`` instead; any known item counts, and
+the hub checks it all.
 """
 
 from __future__ import annotations
@@ -42,6 +52,8 @@ class OpenReceipt:
     ref: str
     operator: str
     opened_at: str
+    order_id: str | None = None  # set: a customer return of this order
+    is_return: bool = False  # order_id None: of an order not held here, named by ref
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,14 +86,42 @@ def find_item(db: sqlite_utils.Database, parsed: ParsedScan) -> Item | None:
 def open_receipt(db: sqlite_utils.Database) -> OpenReceipt | None:
     """The receipt open at this station, if any (it survives a restart)."""
     row = db.execute(
-        "SELECT receipt_id, ref, operator, opened_at FROM receipts WHERE closed_at IS NULL"
+        "SELECT receipt_id, ref, operator, opened_at, order_id, is_return FROM receipts "
+        "WHERE closed_at IS NULL"
     ).fetchone()
-    return OpenReceipt(*row) if row else None
+    return OpenReceipt(*row[:5], bool(row[5])) if row else None
 
 
-def start_receipt(db: sqlite_utils.Database, ref: str, operator: str) -> OpenReceipt:
-    """Open the receipt ``ref`` and return it. The open receipt is returned as it is when
-    it has this ref; one with nothing counted is dropped for the new one. Raises Refused
+def find_return(db: sqlite_utils.Database, code: str) -> tuple[str, str] | None:
+    """``(order_id, order_ref)`` of the packed order ``code`` names (its id, else its
+    reference, the code on its slips), None when no order here has it. Raises Refused for
+    an order here that has not shipped: nothing of it can come back."""
+    code = code.strip()
+    row = db.execute(
+        "SELECT order_id, order_ref, status FROM orders WHERE order_id = ?1 OR order_ref = ?1 "
+        "ORDER BY order_id = ?1 DESC, status = 'packed' DESC, packed_at DESC LIMIT 1",
+        [code],
+    ).fetchone()
+    if row is None:
+        return None
+    if row[2] != "packed":
+        raise Refused(
+            f"Order {row[0]} is {row[2]} here, not shipped: it cannot come back.", kind="receipt"
+        )
+    return row[0], row[1]
+
+
+def start_receipt(
+    db: sqlite_utils.Database,
+    ref: str,
+    operator: str,
+    order_id: str | None = None,
+    *,
+    is_return: bool = False,
+) -> OpenReceipt:
+    """Open the receipt ``ref`` and return it. A customer return (``is_return``) is of
+    ``order_id`` when the station holds the order, else of the order reference ``ref``. The open receipt is returned as it is when it is the same; one with nothing
+    counted is dropped for the new one. Raises Refused
     for an empty ref, or while another receipt with counts is open (it must be closed
     first: its counts are not lost by a stray scan)."""
     ref = ref.strip()
@@ -90,7 +130,8 @@ def start_receipt(db: sqlite_utils.Database, ref: str, operator: str) -> OpenRec
     with tx(db):
         current = open_receipt(db)
         if current is not None:
-            if current.ref == ref:
+            same = (current.ref, current.order_id, current.is_return)
+            if same == (ref, order_id, is_return):
                 return current
             if _counted(db, current.receipt_id):
                 raise Refused(
@@ -102,9 +143,11 @@ def start_receipt(db: sqlite_utils.Database, ref: str, operator: str) -> OpenRec
             db.execute("DELETE FROM receipts WHERE receipt_id = ?", [current.receipt_id])
         at = now_iso()
         cur = db.execute(
-            "INSERT INTO receipts (ref, operator, opened_at) VALUES (?, ?, ?)", [ref, operator, at]
+            "INSERT INTO receipts (ref, operator, opened_at, order_id, is_return) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [ref, operator, at, order_id, int(is_return)],
         )
-        return OpenReceipt(int(cur.lastrowid), ref, operator, at)
+        return OpenReceipt(int(cur.lastrowid), ref, operator, at, order_id, is_return)
 
 
 def _counted(db: sqlite_utils.Database, receipt_id: int) -> bool:
@@ -120,11 +163,34 @@ def _counted(db: sqlite_utils.Database, receipt_id: int) -> bool:
 def count_units(
     db: sqlite_utils.Database, receipt_id: int, sku: str, qty: int, operator: str, raw: str = ""
 ) -> None:
-    """Count ``qty`` units of ``sku`` received on the receipt, committed at once."""
+    """Count ``qty`` units of ``sku`` received on the receipt, committed at once. Raises
+    Refused for a quantity below 1 and, on a return, for a SKU not on the order or more
+    units than it shipped."""
     if qty < 1:
         raise Refused(f"Quantity {qty} is not allowed.", kind="qty")
     with tx(db):
+        _check_return(db, receipt_id, sku, qty)
         _add(db, receipt_id, sku, qty, 0, operator, raw)
+
+
+def _check_return(db: sqlite_utils.Database, receipt_id: int, sku: str, qty: int) -> None:
+    row = db.execute(
+        "SELECT r.order_id, (SELECT sum(l.qty - l.qty_short) FROM order_lines l "
+        "WHERE l.order_id = r.order_id AND l.sku = ?) FROM receipts r WHERE r.receipt_id = ?",
+        [sku, receipt_id],
+    ).fetchone()
+    if row is None or row[0] is None:
+        return  # a PO receipt, or a return of an order not here: the hub checks
+    order_id, shipped = row
+    if shipped is None:
+        raise Refused(f"{sku} is not on order {order_id}: it does not go back on this return.")
+    counted = _line(db, receipt_id, sku)[0]
+    if counted + qty > shipped:
+        raise Refused(
+            f"Order {order_id} shipped {shipped} × {sku}; {counted} counted back already, "
+            f"+{qty} would be more.",
+            kind="qty",
+        )
 
 
 def add_damage(
@@ -203,27 +269,32 @@ def tally(db: sqlite_utils.Database, receipt_id: int) -> list[TallyLine]:
 def close_receipt(
     db: sqlite_utils.Database, station_id: str, receipt_id: int, operator: str
 ) -> tuple[int, list[TallyLine]]:
-    """Close the receipt and write its ``goods_received`` event in the same transaction;
-    return ``(event seq, lines)``. Raises Refused when the receipt is not open or has
-    nothing counted."""
+    """Close the receipt and write its ``goods_received`` event (a return: its
+    ``goods_returned``) in the same transaction; return ``(event seq, lines)``. Raises
+    Refused when the receipt is not open or has nothing counted."""
     with tx(db):
         row = db.execute(
-            "SELECT ref FROM receipts WHERE receipt_id = ? AND closed_at IS NULL", [receipt_id]
+            "SELECT ref, order_id, is_return FROM receipts WHERE receipt_id = ? "
+            "AND closed_at IS NULL",
+            [receipt_id],
         ).fetchone()
         if row is None:
             raise Refused("This receipt is not open.", kind="receipt")
         lines = [ln for ln in tally(db, receipt_id) if ln.qty_received > 0]
         if not lines:
             raise Refused(f"Nothing counted on receipt {row[0]}: scan the items.", kind="receipt")
-        data = {
-            "ref": row[0],
-            "lines": [
-                {"sku": ln.sku, "qty_received": ln.qty_received, "qty_damaged": ln.qty_damaged}
-                for ln in lines
-            ],
-            "operator": operator,
-        }
-        seq = record_event(db, station_id, "goods_received", data)
+        if not row[2]:
+            type_, data = "goods_received", {"ref": row[0]}
+            keys = ("qty_received", "qty_damaged")
+        else:
+            order = {"order_id": row[1]} if row[1] else {"order_ref": row[0]}
+            type_, data = "goods_returned", order
+            keys = ("qty_returned", "qty_damaged")
+        data["lines"] = [
+            {"sku": ln.sku, keys[0]: ln.qty_received, keys[1]: ln.qty_damaged} for ln in lines
+        ]
+        data["operator"] = operator
+        seq = record_event(db, station_id, type_, data)
         db.execute(
             "UPDATE receipts SET closed_at = ?, event_seq = ? WHERE receipt_id = ?",
             [now_iso(), seq, receipt_id],

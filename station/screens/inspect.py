@@ -13,6 +13,14 @@ item, type how many, photograph them (Shift+F1, as often as needed: each photo i
 
 F10 (``CMD:RECEIVED``) closes the receipt: one ``goods_received`` event with the lines,
 which the hub books as stock. Esc goes back.
+
+A customer return goes the same way: scanning its order reference (the packing slip's
+Code 128; a return slip prints it on its "Order" line; the order id works too) opens a
+*return* of that order instead of a PO
+receipt, when this station holds the order. Only the order's SKUs count, at most what it
+shipped; damaged units are noted as above, and F10 sends one ``goods_returned``. An
+order packed at another station is not here: F5 (``CMD:RETURN``) first says the next
+reference is a return slip, any item counts and the hub checks the order.
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ from station.receiving import (
     close_receipt,
     count_units,
     find_item,
+    find_return,
     open_receipt,
     start_receipt,
     tally,
@@ -49,14 +58,15 @@ if TYPE_CHECKING:
     from station.camera_worker import PhotoResult
 
 PHOTO, UNDO, QTY = BY_NAME["PHOTO"], BY_NAME["UNDO"], BY_NAME["QTY"]
-DAMAGED, RECEIVED = RECEIVING_COMMANDS
-_KEYS = (PHOTO, UNDO, QTY, DAMAGED, RECEIVED)
+DAMAGED, RECEIVED, RETURN = RECEIVING_COMMANDS
+_KEYS = (PHOTO, UNDO, QTY, DAMAGED, RECEIVED, RETURN)
 _ACTIONS = {
     PHOTO.barcode: "photo",
     UNDO.barcode: "undo",
     QTY.barcode: "quantity",
     DAMAGED.barcode: "damaged",
     RECEIVED.barcode: "close_receipt",
+    RETURN.barcode: "return_slip",
 }
 
 
@@ -77,6 +87,7 @@ class InspectScreen(Dialog):
         super().__init__()
         self.receipt: OpenReceipt | None = None
         self.pending_qty: int | None = None  # keyed: the next item scan counts this many
+        self.return_next = False  # F5: the next reference is a return slip's
         self.damage = False  # a damage note is being taken
         self.item: Item | None = None  # the damaged item
         self.qty: int | None = None  # how many of it are damaged
@@ -89,6 +100,17 @@ class InspectScreen(Dialog):
     def ref(self) -> str | None:
         return self.receipt.ref if self.receipt else None
 
+    @property
+    def what(self) -> str:
+        """The open receipt as the inspector reads it."""
+        if self.receipt is None:
+            return ""
+        if self.receipt.is_return and self.receipt.order_id is None:
+            return f"Return of order {self.receipt.ref} (not packed here: the hub checks it)"
+        if self.receipt.is_return:
+            return f"Return of order {self.receipt.ref}"
+        return f"Receipt {self.ref}"
+
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
             keys = "  ".join(f"{c.key_text} {c.label.lower()}" for c in _KEYS)
@@ -97,13 +119,13 @@ class InspectScreen(Dialog):
             yield Static(id="tally")
             yield Static(id="said")
             yield Static(id="note")
-            yield ScanInput(placeholder="receipt / PO, item barcode, number")
+            yield ScanInput(placeholder="receipt / PO / return slip, item barcode, number")
 
     def on_mount(self) -> None:
         self.receipt = open_receipt(self.app.db)
         if self.receipt is not None:
             self.say(
-                f"Receipt {self.receipt.ref} is still open (opened by {self.receipt.operator}): "
+                f"{self.what} is still open (opened by {self.receipt.operator}): "
                 f"go on counting, {RECEIVED.key_text} closes it."
             )
         self._show()
@@ -111,15 +133,17 @@ class InspectScreen(Dialog):
 
     # -- what the screen shows ----------------------------------------------------------
     def _show(self) -> None:
-        if self.receipt is None:
-            text = "Scan the receipt or PO reference."
+        if self.receipt is None and self.return_next:
+            text = "Customer return: scan the order reference on its slip."
+        elif self.receipt is None:
+            text = "Scan the receipt or PO reference. A customer return: scan its slip."
         elif self.damage:
             text = self._damage_prompt()
         elif self.pending_qty is not None:
-            text = f"Receipt {self.ref}: scan the item to count {self.pending_qty} of it."
+            text = f"{self.what}: scan the item to count {self.pending_qty} of it."
         else:
             text = (
-                f"Receipt {self.ref}: scan each unit that arrived (type a number first to "
+                f"{self.what}: scan each unit that arrived (type a number first to "
                 f"count that many). {DAMAGED.key_text} notes damaged units, "
                 f"{RECEIVED.key_text} closes the receipt."
             )
@@ -147,7 +171,8 @@ class InspectScreen(Dialog):
         lines = tally(self.app.db, self.receipt.receipt_id)
         if not lines:
             return "Nothing counted yet."
-        rows = [f"  {'SKU':16} {'received':>8} {'damaged':>8} {'to stock':>8}  item"]
+        got = "returned" if self.receipt.is_return else "received"
+        rows = [f"  {'SKU':16} {got:>8} {'damaged':>8} {'to stock':>8}  item"]
         if len(lines) > _TALLY_ROWS:  # a long receipt: the latest SKUs, the totals below
             rows.append(f"  … {len(lines) - _TALLY_ROWS} SKU(s) counted earlier")
         rows += [
@@ -156,7 +181,7 @@ class InspectScreen(Dialog):
         ]
         received = sum(ln.qty_received for ln in lines)
         damaged = sum(ln.qty_damaged for ln in lines)
-        rows.append(f"  {len(lines)} SKU(s), {received} unit(s) received, {damaged} damaged")
+        rows.append(f"  {len(lines)} SKU(s), {received} unit(s) {got}, {damaged} damaged")
         return "\n".join(rows)
 
     def say(self, text: str) -> None:
@@ -193,12 +218,17 @@ class InspectScreen(Dialog):
             if code.isdigit() and 1 <= int(code) <= self._max_qty():
                 self.pending_qty = int(code)
                 return
-        receipt = start_receipt(self.app.db, code, self.app.operator.badge)
+        order, badge = find_return(self.app.db, code), self.app.operator.badge
+        if order is not None:
+            receipt = start_receipt(self.app.db, order[1], badge, order[0], is_return=True)
+        else:
+            receipt = start_receipt(self.app.db, code, badge, is_return=self.return_next)
+        self.return_next = False
         if receipt != self.receipt:
             self.photos.clear()  # another receipt: its photos would be of the old one
             self.pending_qty = None
             self.receipt = receipt
-            self.say(f"Receipt {receipt.ref} open: scan the items.")
+            self.say(f"{self.what} open: scan the items.")
 
     def _count(self, item: Item, raw: str) -> None:
         if self.receipt is None:
@@ -299,6 +329,14 @@ class InspectScreen(Dialog):
         self.pending_qty = None
         self.damage, self.item, self.qty = True, None, None
 
+    def action_return_slip(self) -> None:
+        self._act(self._return_next)
+
+    def _return_next(self) -> None:
+        if self.receipt is not None:
+            raise Refused(f"{self.what} is open: close it ({RECEIVED.key_text}) first.")
+        self.return_next = True
+
     def action_quantity(self) -> None:
         self.say(f"Type how many (1 to {self._max_qty()}), Enter, then scan the item once.")
 
@@ -328,7 +366,7 @@ class InspectScreen(Dialog):
                 f"Quantity {self.pending_qty} waits for its item: scan it, "
                 f"or {UNDO.key_text} clears it."
             )
-        ref = self.receipt.ref
+        what, is_return = self.what, self.receipt.is_return
         _, lines = close_receipt(
             self.app.db, self.app.config.station_id, self.receipt.receipt_id,
             self.app.operator.badge,
@@ -338,8 +376,9 @@ class InspectScreen(Dialog):
         self.receipt, self.photos = None, []
         received = sum(ln.qty_received for ln in lines)
         damaged = sum(ln.qty_damaged for ln in lines)
+        got = "returned" if is_return else "received"
         self.say(
-            f"Receipt {ref} closed: {len(lines)} SKU(s), {received} unit(s) received "
+            f"{what} closed: {len(lines)} SKU(s), {received} unit(s) {got} "
             f"({damaged} damaged), sent to the hub's stock."
         )
 

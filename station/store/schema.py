@@ -306,6 +306,21 @@ def m006_receipts(db: sqlite_utils.Database) -> None:
     )
 
 
+@migration
+def m007_return_receipts(db: sqlite_utils.Database) -> None:
+    run_script(
+        db,
+        """
+        -- A customer return received at the dock is a receipt of that order: its counts
+        -- are checked against what the order shipped and closing writes goods_returned.
+        ALTER TABLE receipts ADD COLUMN is_return INTEGER NOT NULL DEFAULT 0;
+        -- The returned order when the station holds it; NULL: a PO receipt, or a return of
+        -- an order packed elsewhere, named by its reference (ref).
+        ALTER TABLE receipts ADD COLUMN order_id TEXT;
+        """,
+    )
+
+
 def pending(db: sqlite_utils.Database) -> list[str]:
     """Names of the migrations not yet applied, in order."""
     return MIGRATIONS.pending(db)

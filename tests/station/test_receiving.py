@@ -203,3 +203,86 @@ def test_a_closed_receipt_is_booked_at_the_hub_from_the_station_outbox(tmp_path)
         receive_events(hub, "WH1", "WH1-PACK-01", events)
     assert hub_store.stock(hub, "WH1", "MUG-WHT") == (4, 4)
     assert hub_store.stock(hub, "WH1", "BAT-AA-4") == (12, 12)
+
+
+def ship(config, order_id: str, short: dict[int, int] | None = None) -> None:
+    """``order_id`` as this station keeps it once packed (``short``: line_no -> units)."""
+    db = open_db(config.database)
+    try:
+        with db.atomic():
+            db.execute("UPDATE orders SET status = 'packed', packed_at = '2026-11-27T10:00:00Z' "
+                       "WHERE order_id = ?", [order_id])  # fmt: skip
+            for line_no, qty in (short or {}).items():
+                db.execute("UPDATE order_lines SET qty_short = ? WHERE order_id = ? AND "
+                           "line_no = ?", [qty, order_id, line_no])  # fmt: skip
+    finally:
+        db.close()
+
+
+async def test_a_return_slip_opens_a_return_of_its_order_counted_against_what_shipped(tmp_path):
+    config = make_config(tmp_path, "")
+    ship(config, "SO-0001", short={1: 1})  # 1 of 2 mugs and the T-shirt went out
+    app = StationApp(config)
+    async with app.run_test(size=(160, 50)) as pilot:
+        inspect = await open_inspect(app, pilot)
+        await type_text(pilot, "SO-0002")  # an order of this station, not shipped
+        assert "Order SO-0002 is" in text(inspect, "#note")
+        assert "not shipped: it cannot come back" in text(inspect, "#note")
+        assert inspect.receipt is None
+        await type_text(pilot, "#0001")  # the order reference the slip's Code 128 encodes
+        assert inspect.receipt.order_id == "SO-0001"
+        assert "Return of order #0001 open" in text(inspect, "#said")
+        await type_text(pilot, BATTERY_CASE)
+        assert "BAT-AA-4 is not on order SO-0001" in text(inspect, "#note")
+        await type_text(pilot, "TSH-M-BLK")
+        await type_text(pilot, MUG)
+        await type_text(pilot, MUG)  # the short mug never left
+        assert "Order SO-0001 shipped 1 × MUG-WHT; 1 counted back already" in text(inspect, "#note")
+        await pilot.press("f2")  # the mug came back broken: the damage note as for a PO
+        await type_text(pilot, MUG)
+        await type_text(pilot, "1")
+        await type_text(pilot, "1")
+        await wait_for(pilot, lambda: inspect.noted == 1, what="damage note")
+        shown = text(inspect, "#tally")
+        assert "returned" in shown and "2 SKU(s), 2 unit(s) returned, 1 damaged" in shown
+        await pilot.press("f10")
+        await wait_for(pilot, lambda: inspect.closed == 1, what="close")
+        assert "Return of order #0001 closed: 2 SKU(s), 2 unit(s) returned (1 damaged)" in text(
+            inspect, "#said"
+        )
+    assert outbox(config, "goods_received") == []
+    [event] = outbox(config, "goods_returned")
+    assert event == {
+        "order_id": "SO-0001",
+        "lines": [
+            {"sku": "TSH-M-BLK", "qty_returned": 1, "qty_damaged": 0},
+            {"sku": "MUG-WHT", "qty_returned": 1, "qty_damaged": 1},
+        ],
+        "operator": "Q5001",
+    }
+    [note] = outbox(config, "inbound_inspected")
+    assert (note["ref"], note["sku"], note["qty_damaged"]) == ("#0001", "MUG-WHT", 1)
+
+
+async def test_f5_opens_a_return_of_an_order_packed_at_another_station(tmp_path):
+    config = make_config(tmp_path, "")
+    app = StationApp(config)
+    async with app.run_test(size=(160, 50)) as pilot:
+        inspect = await open_inspect(app, pilot)
+        await pilot.press("f5")
+        assert "Customer return: scan the order reference" in text(inspect, "#body")
+        await type_text(pilot, "#7788")  # no order here has it: the hub checks the order
+        assert inspect.receipt.is_return and inspect.receipt.order_id is None
+        await type_text(pilot, BATTERY_CASE)  # any known item counts
+        await pilot.press("f5")
+        assert "is open: close it (F10) first" in text(inspect, "#note")
+        await type_text(pilot, "CMD:RECEIVED")
+        await wait_for(pilot, lambda: inspect.closed == 1, what="close")
+        await type_text(pilot, "PO-9")  # F5 holds for one reference only
+        assert inspect.receipt.ref == "PO-9" and not inspect.receipt.is_return
+    [event] = outbox(config, "goods_returned")
+    assert event == {
+        "order_ref": "#7788",
+        "lines": [{"sku": "BAT-AA-4", "qty_returned": 12, "qty_damaged": 0}],
+        "operator": "Q5001",
+    }
