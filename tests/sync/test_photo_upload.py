@@ -215,7 +215,8 @@ def test_a_link_dropped_mid_photo_still_ends_with_the_right_file(
     wait_until(lambda: uploaded_at(station_db, sha), WAIT, "marked uploaded")
     assert hub_file(hub_path, sha) == data
     sent = sync.state().counters["photo_chunks_sent"]
-    assert count < sent < 2 * count  # some went twice, never the whole photo
+    # Only what the hub lacked went again (at times nothing), never the whole photo.
+    assert count <= sent < 2 * count
     assert "photo_ack_timeouts" not in sync.state().counters
     assert hub.counters.photos_stored == 1 and hub.counters.photos_refused == 0
 
