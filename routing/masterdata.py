@@ -14,8 +14,6 @@ an empty cell never clears a value. PINs are stored only as the hash stations ve
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import re
 from collections.abc import Callable
@@ -27,6 +25,7 @@ import sqlite_utils
 from doms.db import transaction
 from doms.pins import hash_pin, pin_matches
 from routing import feed
+from routing.csvtable import CsvError, read_table
 
 log = logging.getLogger(__name__)
 
@@ -342,17 +341,11 @@ def load(
 
 def _rows(spec: Spec, data: bytes) -> list[tuple[int, dict[str, str]]]:
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise FileError(f"not UTF-8 text (byte {exc.start}): save the CSV as UTF-8") from None
-    first = text.split("\n", 1)[0]
-    # Spreadsheets set to a comma as decimal mark export ';'-separated "CSV".
-    delimiter = max((",", ";", "\t"), key=first.count)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = [h.strip().lower() for h in next(reader, [])]
+        header, table = read_table(data)
+    except CsvError as exc:
+        raise FileError(str(exc)) from None
     if not any(header):
         raise FileError("empty file: the first row names the columns")
-    # A column without a name (a spreadsheet's trailing comma) is no column: ignored.
     unknown = [h for h in header if h and h not in spec.columns]
     missing = [c for c, (required, _) in spec.columns.items() if required and c not in header]
     repeated = sorted({h for h in header if h and header.count(h) > 1})
@@ -364,14 +357,11 @@ def _rows(spec: Spec, data: bytes) -> list[tuple[int, dict[str, str]]]:
     if repeated:
         raise FileError(f"column(s) {', '.join(repeated)} given twice")
     out = []
-    for values in reader:
-        if not any(v.strip() for v in values):
-            continue  # a blank line
-        cells = dict(zip(header, (v.strip() for v in values), strict=False))
-        cells.pop("", None)
-        if len(values) > len(header):
-            cells[""] = f"{len(values)} cells for {len(header)} columns"
-        out.append((reader.line_num, cells))
+    for r in table:
+        cells = dict(r.cells)
+        if r.fields > len(header):
+            cells[""] = f"{r.fields} cells for {len(header)} columns"
+        out.append((r.line, cells))
     return out
 
 

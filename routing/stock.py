@@ -30,9 +30,7 @@ is written unless ``skip_bad`` is given, then the good rows are.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import re
 import secrets
@@ -44,6 +42,7 @@ from typing import Any
 import sqlite_utils
 
 from doms.db import Migrations, now_iso, run_script, transaction
+from routing.csvtable import CsvError, read_table
 from routing.feed import insert_many, publish_stocks
 from routing.store import stock_levels
 
@@ -157,25 +156,21 @@ def read_rows(
     every row by line number, ``(line, sku, qty)`` of the good ones, and the bad ones.
     Raises StockError when the file is not UTF-8 CSV with those columns."""
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise StockError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = [h.strip().lower() for h in next(reader, [])]
+        header, table = read_table(raw)
+    except CsvError as exc:
+        raise StockError(f"{name}: {exc}") from None
     missing = [c for c in ("sku", "qty") if c not in header]
     if missing:
         found = ", ".join(h for h in header if h) or "nothing"
         raise StockError(f"{name}: the header row needs columns sku and qty (found: {found})")
     wanted = ("sku", "qty", *columns)
     rows, items, bad = [], [], []
-    for cells in reader:
-        line = reader.line_num
-        if not any(c.strip() for c in cells):
-            continue  # blank lines, as spreadsheets leave at the end
-        if len(cells) > len(header):
-            bad.append(Bad(line, f"{len(cells)} fields, the header has {len(header)}"))
+    for r in table:
+        line = r.line
+        if r.fields > len(header):
+            bad.append(Bad(line, f"{r.fields} fields, the header has {len(header)}"))
             continue
-        row = {h: cells[i].strip() for i, h in enumerate(header) if h in wanted and i < len(cells)}
+        row = {h: v for h, v in r.cells.items() if h in wanted}
         rows.append((line, row))
         sku = row.get("sku", "")
         try:

@@ -155,6 +155,14 @@ def test_a_file_that_is_not_a_stock_csv_is_refused_whole(hub, tmp_path, capsys):
     assert "not UTF-8 text" in capsys.readouterr().err
 
 
+def test_a_semicolon_separated_export_reads_as_the_catalogue_loader_reads_it(hub, tmp_path):
+    # One CSV reader (routing/csvtable.py) for every file the hub takes: a spreadsheet set
+    # to a decimal comma writes ';' between cells.
+    path = write(tmp_path, "eu.csv", "\ufeffSKU;Qty\nSKU-A;4\n\n")
+    assert stock_cmd("receive", path, "--db", hub, "--site", "WH1", "--ref", "PO-EU") == 0
+    assert stock(hub, "WH1", "SKU-A") == (14, 14)
+
+
 def test_an_unregistered_site_is_refused(hub, capsys):
     assert stock_cmd("receive", "--db", hub, "--site", "WH9", "--sku", "SKU-A", "--qty", "1") == 1
     assert "site WH9 is not registered (sites: WH1, WH2)" in capsys.readouterr().err
