@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import sqlite3
 import sys
 import threading
@@ -26,6 +27,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pytest
+
+from sync.broker.runner import broker_kind
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE = "WH1"
@@ -43,6 +48,13 @@ OPERATORS = [
     {"badge": "L9001", "name": "Priya Raman", "role": "lead", "pin_hash": None},
 ]
 RECEIPT = 100_000  # units of each SKU received at the hub: never short of stock
+
+
+# The end-to-end tests kill and restart the broker and read its log: Mosquitto only.
+needs_mosquitto = pytest.mark.skipif(
+    broker_kind() != "mosquitto" or shutil.which("mosquitto_pub") is None,
+    reason="the end-to-end tests need Mosquitto and mosquitto_pub",
+)
 
 
 def wait_until(

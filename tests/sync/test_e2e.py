@@ -37,7 +37,7 @@ from station.packing.service import PackingService
 from station.store.db import open_db
 from sync import messages as m
 from sync import topics
-from sync.broker.runner import Broker, broker_kind, free_port
+from sync.broker.runner import Broker, free_port
 from sync.hub import HubSync
 from tests.procs import Child
 from tests.station.crash_child import PACKER
@@ -50,6 +50,7 @@ from tests.sync.e2e_helpers import (
     hub_applied_seq,
     hub_order,
     hub_settings,
+    needs_mosquitto,
     new_station_db,
     pack_all,
     rows,
@@ -63,10 +64,7 @@ from tests.sync.e2e_helpers import (
     write_filler,
 )
 
-pytestmark = pytest.mark.skipif(
-    broker_kind() != "mosquitto" or shutil.which("mosquitto_pub") is None,
-    reason="the end-to-end tests need Mosquitto and mosquitto_pub",
-)
+pytestmark = needs_mosquitto
 SEED = int(os.environ.get("DOMS_E2E_SEED", str(random.randrange(2**32))))
 
 

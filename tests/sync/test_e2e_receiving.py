@@ -3,14 +3,9 @@ hub, once, and the hub's stock level comes back to the station."""
 
 from __future__ import annotations
 
-import shutil
-
-import pytest
-
 from station.inspection import record_inspection
 from station.receiving import close_receipt, count_units, start_receipt
 from station.store.db import open_db
-from sync.broker.runner import broker_kind
 from sync.hub import HubSync
 from tests.sync.e2e_helpers import (
     RECEIPT,
@@ -18,6 +13,7 @@ from tests.sync.e2e_helpers import (
     STATION,
     hub_applied_seq,
     hub_settings,
+    needs_mosquitto,
     new_station_db,
     rows,
     seed_hub,
@@ -27,10 +23,7 @@ from tests.sync.e2e_helpers import (
     wait_until,
 )
 
-pytestmark = pytest.mark.skipif(
-    broker_kind() != "mosquitto" or shutil.which("mosquitto_pub") is None,
-    reason="the end-to-end tests need Mosquitto",
-)
+pytestmark = needs_mosquitto
 
 
 def hub_stock(path, sku: str) -> tuple[int, int] | None:

@@ -4,14 +4,9 @@ the channel, and the stock level comes back to the station."""
 
 from __future__ import annotations
 
-import shutil
-
-import pytest
-
 from station.inspection import record_inspection
 from station.receiving import close_receipt, count_units, find_return, start_receipt
 from station.store.db import open_db
-from sync.broker.runner import broker_kind
 from sync.hub import HubSync
 from tests.sync.e2e_helpers import (
     RECEIPT,
@@ -20,6 +15,7 @@ from tests.sync.e2e_helpers import (
     hub_applied_seq,
     hub_order,
     hub_settings,
+    needs_mosquitto,
     new_station_db,
     pack_all,
     rows,
@@ -31,10 +27,7 @@ from tests.sync.e2e_helpers import (
 )
 from tests.sync.test_e2e_receiving import hub_stock, station_stock
 
-pytestmark = pytest.mark.skipif(
-    broker_kind() != "mosquitto" or shutil.which("mosquitto_pub") is None,
-    reason="the end-to-end tests need Mosquitto",
-)
+pytestmark = needs_mosquitto
 
 ORDER = "SO-4242"
 
