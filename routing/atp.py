@@ -134,11 +134,14 @@ def safety_stock(db: sqlite_utils.Database, channel: str) -> tuple[dict[str, int
     return rows, default
 
 
-def channel_atp(db: sqlite_utils.Database, channel: str) -> dict[str, int]:
-    """``{sku: units}`` ``channel`` may sell: total ATP less its safety stock, >= 0."""
+def channel_atp(
+    db: sqlite_utils.Database, channel: str, totals: dict[str, Atp] | None = None
+) -> dict[str, int]:
+    """``{sku: units}`` ``channel`` may sell: total ATP less its safety stock, >= 0.
+    ``totals``: :func:`atp_all` already read (a caller showing several channels)."""
     _check_channel(channel)
     with db.atomic():
-        totals = atp_all(db)
+        totals = atp_all(db) if totals is None else totals
         own, default = safety_stock(db, channel)
     return {sku: max(0, a.total - own.get(sku, default)) for sku, a in totals.items()}
 

@@ -306,7 +306,7 @@ def hub_atp(args: argparse.Namespace) -> int:
     every = atp.atp_all(db)
     unknown = [sku for sku in args.skus if sku not in every]
     rows = [every[sku] for sku in args.skus if sku in every] if args.skus else list(every.values())
-    by_channel = {ch: atp.channel_atp(db, ch) for ch in args.channel}
+    by_channel = {ch: atp.channel_atp(db, ch, every) for ch in args.channel}
     if args.json:
         out = [
             {"sku": a.sku, "by_site": a.by_site, "unrouted": a.unrouted, "total": a.total,
