@@ -10,7 +10,6 @@ from drivers.base import Weight
 from drivers.errors import BadFrame, ScaleError
 from drivers.protocols import cas, cas_stream
 from drivers.scale_common import OVERLOAD, UNSTEADY, CommandScale, pause_until
-from drivers.transports.base import Transport
 
 _NOT_READY = "Scale is not ready to send a weight (it answers NAK): check its display."
 
@@ -28,17 +27,7 @@ class CasScale(CommandScale):
     )
 
     CAN_STREAM = True
-
-    def __init__(
-        self,
-        transport: Transport,
-        poll: float = 0.1,
-        answer_timeout: float = 1.0,
-        silence: float = 2.0,
-    ) -> None:
-        super().__init__(
-            transport, cas.Parser(), poll=poll, answer_timeout=answer_timeout, silence=silence
-        )
+    PARSER = cas.Parser
 
     def read(self, stable: bool = True, timeout: float = 5.0) -> Weight:
         """Return one reading in grams; with ``stable`` wait for an ``S`` frame.

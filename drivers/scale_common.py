@@ -64,27 +64,29 @@ def poll_stream(
 
 class CommandScale(Scale):
     """A scale asked one command at a time, each answered by one frame, over any
-    transport. Subclasses give the protocol's parser (``feed(bytes) -> frames``,
-    ``clear()``, ``garbage``) and ``GARBLED``, what to check when only noise comes.
+    transport. Subclasses give ``PARSER``, the protocol's parser class (``feed(bytes) ->
+    frames``, ``clear()``, ``garbage``), and ``GARBLED``, what to check when only noise
+    comes.
     ``poll``: the pace of repeated asks; ``answer_timeout``: how long one answer may take;
     ``silence``: how long a stream goes on without an answer before giving up."""
 
     GARBLED = "Scale sends data we cannot read: check its protocol and serial settings."
 
+    PARSER: Any
+
     def __init__(
         self,
         transport: Transport,
-        parser: Any,
         *,
-        poll: float,
-        answer_timeout: float,
-        silence: float,
+        poll: float = 0.1,
+        answer_timeout: float = 1.0,
+        silence: float = 2.0,
     ) -> None:
         self.transport = transport
         self.poll = poll
         self.answer_timeout = answer_timeout
         self.silence = silence
-        self._parser = parser
+        self._parser = self.PARSER()
         self._port = threading.Lock()  # held for one exchange (or a whole read)
 
     def close(self) -> None:

@@ -16,7 +16,6 @@ from drivers.scale_common import (
     CommandScale,
     poll_stream,
 )
-from drivers.transports.base import Transport
 
 
 class NciScale(CommandScale):
@@ -35,17 +34,7 @@ class NciScale(CommandScale):
 
     CAN_ZERO = True
     CAN_STREAM = True
-
-    def __init__(
-        self,
-        transport: Transport,
-        poll: float = 0.1,
-        answer_timeout: float = 1.0,
-        silence: float = 2.0,
-    ) -> None:
-        super().__init__(
-            transport, nci.Parser(), poll=poll, answer_timeout=answer_timeout, silence=silence
-        )
+    PARSER = nci.Parser
 
     def read(self, stable: bool = True, timeout: float = 5.0) -> Weight:
         """Return one reading in grams; with ``stable`` wait for the motion bit to clear.

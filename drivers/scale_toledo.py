@@ -40,6 +40,7 @@ class ToledoScale(CommandScale):
     # stream() is a real one (W polled on the open port, one answer per reading), not the
     # base class's loop of read(): that would raise "not settling" while a parcel moves.
     CAN_STREAM = True
+    PARSER = toledo.Parser
 
     def __init__(
         self,
@@ -49,9 +50,7 @@ class ToledoScale(CommandScale):
         answer_timeout: float = 1.0,
         silence: float = 2.0,
     ) -> None:
-        super().__init__(
-            transport, toledo.Parser(), poll=poll, answer_timeout=answer_timeout, silence=silence
-        )
+        super().__init__(transport, poll=poll, answer_timeout=answer_timeout, silence=silence)
         self.unit = Unit(unit)
 
     # -- the Scale interface -------------------------------------------------------------
